@@ -1,0 +1,1 @@
+"""Staff blueprints under /admin/: one module per concern, each exposing `bp`."""

@@ -1,0 +1,162 @@
+"""Configuration read from the environment (and a local `.env`, via python-dotenv).
+
+Every setting the shop reads is here and in `.env.example`; nothing else reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+# A local `.env` fills in what the real environment leaves unset (never overrides it).
+load_dotenv(PROJECT_ROOT / ".env", override=False)
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def normalize_database_url(url: str) -> str:
+    """Return a SQLAlchemy URL that uses psycopg 3 for PostgreSQL.
+
+    Procfile hosts hand out `postgres://…` (a scheme SQLAlchemy no longer accepts) or plain
+    `postgresql://…` (which SQLAlchemy would map to psycopg2, not installed here).
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Base settings; each class attribute can be overridden by the environment variable of the same name."""
+
+    DEBUG = False
+    TESTING = False
+
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'comptoir.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    SERVER_NAME = os.environ.get("SERVER_NAME") or None
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    # Shop identity.
+    SHOP_NAME = os.environ.get("SHOP_NAME", "Comptoir")
+    SHOP_CURRENCY = "EUR"
+
+    # Languages: French is the shop's language, English is offered.
+    LANGUAGES = ("fr", "en")
+    BABEL_DEFAULT_LOCALE = "fr"
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("SHOP_TIMEZONE", "Europe/Paris")
+    BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "comptoir" / "translations")
+
+    # Catalogue.
+    PRODUCTS_PER_PAGE = _int("PRODUCTS_PER_PAGE", 24)
+    DEFAULT_LOW_STOCK_THRESHOLD = _int("DEFAULT_LOW_STOCK_THRESHOLD", 3)
+    STOCK_BADGE_POLL_SECONDS = _int("STOCK_BADGE_POLL_SECONDS", 30)
+
+    # Media (product images). Local folder by default; S3-compatible storage when MEDIA_S3_BUCKET is set.
+    MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or str(INSTANCE_DIR / "media")
+    MEDIA_URL = os.environ.get("MEDIA_URL", "/media/")
+    MEDIA_S3_BUCKET = os.environ.get("MEDIA_S3_BUCKET") or None
+    MEDIA_S3_ENDPOINT_URL = os.environ.get("MEDIA_S3_ENDPOINT_URL") or None
+    MEDIA_S3_REGION = os.environ.get("MEDIA_S3_REGION") or None
+    MEDIA_S3_ACCESS_KEY_ID = os.environ.get("MEDIA_S3_ACCESS_KEY_ID") or None
+    MEDIA_S3_SECRET_ACCESS_KEY = os.environ.get("MEDIA_S3_SECRET_ACCESS_KEY") or None
+    MEDIA_S3_PUBLIC_URL = os.environ.get("MEDIA_S3_PUBLIC_URL") or None
+    MAX_IMAGE_UPLOAD_BYTES = _int("MAX_IMAGE_UPLOAD_BYTES", 15 * 1024 * 1024)
+    MAX_CONTENT_LENGTH = MAX_IMAGE_UPLOAD_BYTES + 1024 * 1024
+
+    # Analytics: rendered only when configured AND the visitor has consented.
+    ANALYTICS_SCRIPT_URL = os.environ.get("ANALYTICS_SCRIPT_URL") or None
+    ANALYTICS_SITE_ID = os.environ.get("ANALYTICS_SITE_ID") or None
+
+    # Cookies.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # "auto": cookies are marked Secure whenever the request arrived over HTTPS (as seen through
+    # the proxy headers below), so production is Secure and a plain-HTTP local run still works.
+    COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "auto").strip().lower()
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Procfile hosts put one router in front of the app; trust that many X-Forwarded-* hops.
+    PROXY_FIX_HOPS = _int("PROXY_FIX_HOPS", 0)
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session; pages left open stay usable
+
+    # Stripe (issue #3). Unset secret key → the built-in test-payment page.
+    STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
+    STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY") or None
+    STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
+    STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+
+    # Mail.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _int("MAIL_PORT", 587)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_USE_TLS = _bool("MAIL_USE_TLS", True)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Comptoir <boutique@example.com>")
+    STAFF_ALERT_EMAIL = os.environ.get("STAFF_ALERT_EMAIL") or None
+
+    # Rate limiting storage (Flask-Limiter): memory by default, Redis when REDIS_URL is set.
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
+
+class DevelopmentConfig(Config):
+    """`make run`: debug on, a throwaway secret key is acceptable."""
+
+    DEBUG = True
+    SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
+
+
+class TestConfig(Config):
+    """Used by the test suite; the database URL is set by the fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SERVER_NAME = None
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    ANALYTICS_SCRIPT_URL = None
+    ANALYTICS_SITE_ID = None
+    STRIPE_SECRET_KEY = None
+    STRIPE_API_BASE = None
+    STRIPE_WEBHOOK_SECRET = "whsec_test_comptoir_webhook_secret"
+    MAIL_SERVER = None
+    REDIS_URL = None
+    RATELIMIT_ENABLED = True
+
+
+class ProductionConfig(Config):
+    """Procfile hosts: secret key mandatory, one proxy hop trusted, HTTPS URLs."""
+
+    PROXY_FIX_HOPS = _int("PROXY_FIX_HOPS", 1)
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+
+
+def config_from_env() -> type[Config]:
+    """Pick the configuration class from `FLASK_ENV`-style `COMPTOIR_ENV` (or `FLASK_DEBUG`)."""
+    env = os.environ.get("COMPTOIR_ENV", "").strip().lower()
+    if env in {"dev", "development"} or (not env and _bool("FLASK_DEBUG")):
+        return DevelopmentConfig
+    if env in {"test", "testing"}:
+        return TestConfig
+    return ProductionConfig

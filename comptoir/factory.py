@@ -1,0 +1,265 @@
+"""The application factory: configuration, extensions, blueprints, error pages, CLI."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from decimal import Decimal
+
+from flask import Flask, has_request_context, request
+from flask.logging import default_handler
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_wtf.csrf import generate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from comptoir.config import PROJECT_ROOT, Config, config_from_env
+from comptoir.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+LOCALE_COOKIE = "lang"
+
+
+def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
+    """Build a configured Flask app. `overrides` (tests, bench) win over the config class."""
+    app = Flask(
+        "comptoir",
+        root_path=str(PROJECT_ROOT),
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder="templates",
+        static_folder="static",
+    )
+    app.config.from_object(config_class or config_from_env())
+    app.config.update(overrides)
+    _check_config(app)
+    _configure_logging(app)
+
+    app.session_interface = AutoSecureSessionInterface()
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = int(app.config["PROXY_FIX_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    _register_security_headers(app)
+
+    from comptoir.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from comptoir.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+class AutoSecureSessionInterface(SecureCookieSessionInterface):
+    """Secure cookies when the request came over HTTPS (SESSION_COOKIE_SECURE=auto, the default).
+
+    Production sits behind HTTPS and gets Secure cookies; `make run` over plain HTTP still works.
+    `SESSION_COOKIE_SECURE=1`/`0` forces either way. Other cookies the shop sets (cart, language)
+    ask this same method.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        setting = str(app.config.get("COOKIE_SECURE", "auto")).lower()
+        if setting in {"1", "true", "yes", "on"}:
+            return True
+        if setting in {"0", "false", "no", "off"}:
+            return False
+        return has_request_context() and request.is_secure
+
+
+def _check_config(app: Flask) -> None:
+    if not app.config.get("SECRET_KEY") and not (app.debug or app.testing):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set it in the environment (or in .env) before starting the shop: "
+            "it signs sessions, carts and CSRF tokens. Generate one with: "
+            'python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = "dev-only-not-secret"
+    # Flask-Login reads its remember cookie flag statically: Secure unless explicitly turned off
+    # or running a plain-HTTP development/test server.
+    secure = str(app.config.get("COOKIE_SECURE", "auto")).lower()
+    app.config["REMEMBER_COOKIE_SECURE"] = secure in {"1", "true", "yes", "on"} or (
+        secure == "auto"
+        and app.config.get("PREFERRED_URL_SCHEME") == "https"
+        and not (app.debug or app.testing)
+    )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        (PROJECT_ROOT / "instance").mkdir(exist_ok=True)
+        # SQLite: wait for a lock instead of failing at once when a request and the CLI overlap.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("connect_args", {"timeout": 15})
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def _configure_logging(app: Flask) -> None:
+    """Log to stdout: Procfile hosts collect a process's output, nothing reads log files there."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+    root = logging.getLogger()
+    if not any(getattr(h, "_comptoir", False) for h in root.handlers):
+        handler._comptoir = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    app.logger.removeHandler(default_handler)
+    app.logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+
+
+def select_locale() -> str:
+    """Explicit choice (cookie) first, then the account's language, then Accept-Language."""
+    languages = current_languages()
+    chosen = request.cookies.get(LOCALE_COOKIE)
+    if chosen in languages:
+        return chosen
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return current_user.locale
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def current_languages() -> tuple[str, ...]:
+    from flask import current_app
+
+    return tuple(current_app.config["LANGUAGES"])
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+
+    login_manager.init_app(app)
+    login_manager.login_view = "account.login"
+    login_manager.login_message_category = "info"
+
+    import models  # noqa: F401  (register every table on the metadata)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from models import User
+
+        try:
+            user = db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+        return user if user is not None and user.is_active else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    # Imported here, never at module import time, so blueprints can import models and services freely.
+    from comptoir.health import bp as health_bp
+    from storefront.catalog import bp as catalog_bp
+    from storefront.prefs import bp as prefs_bp
+
+    for bp in (health_bp, catalog_bp, prefs_bp):
+        app.register_blueprint(bp)
+
+
+def money(cents: int | None, currency: str = "EUR") -> str:
+    """Format integer cents for the current locale: `28,00 €` in French, `€28.00` in English."""
+    if cents is None:
+        return ""
+    return format_currency(Decimal(int(cents)) / 100, currency)
+
+
+def _endpoint_url(endpoint: str, **values) -> str | None:
+    """`url_for` that answers None for an endpoint this app does not have (optional features)."""
+    from flask import current_app, url_for
+
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+def _nav_categories():
+    """Active categories for the header, loaded once per request."""
+    from flask import g
+    from sqlalchemy import select
+
+    if "nav_categories" not in g:
+        from models import Category
+
+        g.nav_categories = db.session.scalars(
+            select(Category).where(Category.is_active.is_(True)).order_by(Category.position, Category.name)
+        ).all()
+    return g.nav_categories
+
+
+def _register_template_helpers(app: Flask) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["vat_rate"] = lambda bp: f"{Decimal(bp) / 100:g}\u00a0%"
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.globals["endpoint_url"] = _endpoint_url
+    app.jinja_env.globals["nav_categories"] = _nav_categories
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    @app.context_processor
+    def shop_context():
+        return {
+            "shop_name": app.config["SHOP_NAME"],
+            "current_locale": str(get_locale()),
+            "languages": current_languages(),
+            "analytics_enabled": bool(app.config.get("ANALYTICS_SCRIPT_URL")),
+            "analytics_consent": request.cookies.get("consent"),
+        }
+
+
+
+def _register_security_headers(app: Flask) -> None:
+    """A strict CSP (no inline script or style anywhere) and the usual hardening headers."""
+
+    @app.after_request
+    def security_headers(response):
+        script_src = ["'self'"]
+        connect_src = ["'self'"]
+        analytics = app.config.get("ANALYTICS_SCRIPT_URL")
+        if analytics:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(analytics)
+            origin = f"{parts.scheme}://{parts.netloc}"
+            script_src.append(origin)
+            connect_src.append(origin)
+        img_src = ["'self'", "data:"]
+        public_media = app.config.get("MEDIA_S3_PUBLIC_URL") or app.config.get("MEDIA_S3_ENDPOINT_URL")
+        if public_media:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(public_media)
+            img_src.append(f"{parts.scheme}://{parts.netloc}")
+        csp = "; ".join(
+            [
+                "default-src 'self'",
+                f"script-src {' '.join(script_src)}",
+                "style-src 'self'",
+                f"img-src {' '.join(img_src)}",
+                f"connect-src {' '.join(connect_src)}",
+                "font-src 'self'",
+                "frame-ancestors 'none'",
+                "base-uri 'self'",
+                "form-action 'self' https://checkout.stripe.com",
+                "object-src 'none'",
+            ]
+        )
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if response.mimetype == "text/html":
+            response.vary.add("Cookie")
+            response.vary.add("Accept-Language")
+        return response

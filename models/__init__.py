@@ -1,0 +1,47 @@
+"""All models, importable from one place (`from models import Product`).
+
+One module per aggregate: catalog, users, orders, stock, cart, payments, audit.
+"""
+
+from models.audit import AuditLog
+from models.base import utcnow
+from models.cart import Cart, CartItem
+from models.catalog import Availability, Category, Product, ProductImage
+from models.orders import (
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderStatus,
+    OrderVatLine,
+    Refund,
+    RefundStatus,
+)
+from models.payments import StripeEvent
+from models.stock import MovementReason, ReservationStatus, StockMovement, StockReservation
+from models.users import Address, Role, User
+
+__all__ = [
+    "Address",
+    "AuditLog",
+    "Availability",
+    "Cart",
+    "CartItem",
+    "Category",
+    "MovementReason",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "OrderStatus",
+    "OrderVatLine",
+    "Product",
+    "ProductImage",
+    "Refund",
+    "RefundStatus",
+    "ReservationStatus",
+    "Role",
+    "StockMovement",
+    "StockReservation",
+    "StripeEvent",
+    "User",
+    "utcnow",
+]

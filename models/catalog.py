@@ -1,0 +1,140 @@
+"""The catalogue aggregate: categories, products and their ordered images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from comptoir.extensions import db
+from models.base import TimestampMixin, UTCDateTime, utcnow
+
+
+class Category(TimestampMixin, db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    products: Mapped[list[Product]] = relationship(back_populates="category")
+
+    def __repr__(self) -> str:
+        return f"<Category {self.slug}>"
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What a shopper may do with a product right now; the badge and the cart both use this.
+
+    `code` is stable (CSS classes, JSON-LD), `label` is translated, `can_buy` gates add-to-cart.
+    """
+
+    code: str  # "in_stock" | "low_stock" | "out_of_stock" | "unavailable"
+    label: str
+    can_buy: bool
+    quantity: int
+
+    @property
+    def schema_org(self) -> str:
+        """The schema.org `availability` URL for JSON-LD offers."""
+        return {
+            "in_stock": "https://schema.org/InStock",
+            "low_stock": "https://schema.org/LimitedAvailability",
+            "out_of_stock": "https://schema.org/OutOfStock",
+            "unavailable": "https://schema.org/Discontinued",
+        }[self.code]
+
+
+class Product(TimestampMixin, db.Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        # The database refuses what the services must never do, even if a bug slips through.
+        CheckConstraint("stock_quantity >= 0", name="stock_not_negative"),
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat_rate_range"),
+        Index("ix_products_active_category", "is_active", "category_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(160), unique=True)
+    sku: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"))
+    # Money is integer cents (EUR, VAT included); VAT rate in basis points: 2000 = 20 %, 550 = 5.5 %.
+    price_cents: Mapped[int] = mapped_column(Integer)
+    vat_rate_bp: Mapped[int] = mapped_column(Integer, default=2000)
+    # Units that can still be sold: checkout reservations are taken out of it (see services.stock).
+    stock_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    # None → the shop-wide DEFAULT_LOW_STOCK_THRESHOLD.
+    low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped on every stock change so badges can answer conditional GETs cheaply.
+    stock_updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    category: Mapped[Category | None] = relationship(back_populates="products")
+    images: Mapped[list[ProductImage]] = relationship(
+        back_populates="product",
+        order_by="ProductImage.position",
+        cascade="all, delete-orphan",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Product {self.slug} stock={self.stock_quantity}>"
+
+    @property
+    def effective_low_stock_threshold(self) -> int:
+        if self.low_stock_threshold is not None:
+            return self.low_stock_threshold
+        return int(current_app.config["DEFAULT_LOW_STOCK_THRESHOLD"])
+
+    @property
+    def availability(self) -> Availability:
+        """The shopper-facing availability (one definition for badge, cart and JSON-LD)."""
+        qty = self.stock_quantity
+        if not self.is_active:
+            return Availability("unavailable", str(_l("Unavailable")), False, 0)
+        if qty <= 0:
+            return Availability("out_of_stock", str(_l("Out of stock")), False, 0)
+        if qty <= self.effective_low_stock_threshold:
+            return Availability(
+                "low_stock", str(_l("Only %(count)d left", count=qty)), True, qty
+            )
+        return Availability("in_stock", str(_l("In stock")), True, qty)
+
+    @property
+    def primary_image(self) -> ProductImage | None:
+        return self.images[0] if self.images else None
+
+
+class ProductImage(db.Model):
+    __tablename__ = "product_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    alt_text: Mapped[str] = mapped_column(String(300), default="")
+    # Variants live at f"{storage_key}-{width}.webp" in the media storage (see services.media).
+    storage_key: Mapped[str] = mapped_column(String(255))
+    widths: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Dimensions of the largest stored variant, for width/height attributes (no layout shift).
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="images")
+
+    def key_for(self, width: int) -> str:
+        return f"{self.storage_key}-{width}.webp"

@@ -1,0 +1,1 @@
+"""Shopper-facing blueprints: one module per concern, each exposing `bp`."""

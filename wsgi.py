@@ -1,0 +1,3 @@
+from comptoir import create_app
+
+app = create_app()

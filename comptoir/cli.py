@@ -14,3 +14,22 @@ def register_cli(app: Flask) -> None:
         from comptoir.services.seed import seed_demo
 
         seed_demo(product_count=products)
+
+    @app.cli.command("create-staff")
+    @click.argument("email")
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--admin", "is_admin", is_flag=True, help="Admin role (also manages staff).")
+    def create_staff_command(email: str, password: str, is_admin: bool) -> None:
+        """Create (or promote) a staff account."""
+        from comptoir.services.accounts import create_staff_cli
+
+        create_staff_cli(email, password, is_admin=is_admin)
+
+    @app.cli.command("stripe-reconcile")
+    @click.option("--since", "since_hours", default=48, show_default=True, type=int,
+                  help="Look at Checkout Sessions created in the last HOURS.")
+    def stripe_reconcile_command(since_hours: int) -> None:
+        """Settle paid sessions the webhook missed, then expire stale reservations."""
+        from comptoir.services.reconcile import reconcile_cli
+
+        reconcile_cli(since_hours=since_hours)

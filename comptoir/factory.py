@@ -155,11 +155,16 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     # Imported here, never at module import time, so blueprints can import models and services freely.
-    from comptoir.health import bp as health_bp
-    from storefront.catalog import bp as catalog_bp
-    from storefront.prefs import bp as prefs_bp
+    from admin import customers, dashboard, orders, products
+    from comptoir import health
+    from storefront import account, cart, catalog, checkout, media, prefs, seo, testpay, webhooks
 
-    for bp in (health_bp, catalog_bp, prefs_bp):
+    modules = (
+        health, catalog, seo, prefs, media, cart, checkout, webhooks, testpay, account,
+        dashboard, products, orders, customers,
+    )  # fmt: skip
+    for module in modules:
+        bp = module.bp
         app.register_blueprint(bp)
 
 

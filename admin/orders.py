@@ -1,0 +1,9 @@
+"""(being written) staff orders pages."""
+
+from flask import Blueprint
+
+from admin.guard import admin_response_headers, require_staff
+
+bp = Blueprint("admin_orders", __name__, url_prefix="/admin/orders")
+bp.before_request(require_staff)
+bp.after_request(admin_response_headers)

@@ -1,0 +1,9 @@
+"""(being written) staff products pages."""
+
+from flask import Blueprint
+
+from admin.guard import admin_response_headers, require_staff
+
+bp = Blueprint("admin_products", __name__, url_prefix="/admin/products")
+bp.before_request(require_staff)
+bp.after_request(admin_response_headers)

@@ -1,0 +1,59 @@
+"""Outgoing email: SMTP when MAIL_SERVER is set, otherwise written to the log (development).
+
+Templates live in `templates/emails/<name>.txt` (and optionally `<name>.html`). In tests every
+message is also appended to `app.extensions["outbox"]` so tests can read what was sent.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+from flask import current_app, render_template
+from jinja2 import TemplateNotFound
+
+
+def outbox() -> list[EmailMessage]:
+    """Messages sent by this app (kept only when TESTING)."""
+    return current_app.extensions.setdefault("outbox", [])
+
+
+def send_email(to: str | list[str], subject: str, template: str, **context) -> EmailMessage:
+    """Render `emails/<template>.txt` (+ `.html` if present) and send it.
+
+    Failures are logged, never raised: a lost notification must not undo an order.
+    """
+    recipients = [to] if isinstance(to, str) else list(to)
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["To"] = ", ".join(recipients)
+    message.set_content(render_template(f"emails/{template}.txt", **context))
+    try:
+        message.add_alternative(
+            render_template(f"emails/{template}.html", **context), subtype="html"
+        )
+    except TemplateNotFound:
+        pass
+
+    if current_app.testing:
+        outbox().append(message)
+    server = current_app.config.get("MAIL_SERVER")
+    if not server:
+        current_app.logger.info(
+            "Email (not sent: MAIL_SERVER unset) to %s — %s\n%s",
+            message["To"],
+            subject,
+            message.get_body(preferencelist=("plain",)).get_content(),
+        )
+        return message
+    try:
+        with smtplib.SMTP(server, current_app.config["MAIL_PORT"], timeout=10) as smtp:
+            if current_app.config.get("MAIL_USE_TLS"):
+                smtp.starttls()
+            if current_app.config.get("MAIL_USERNAME"):
+                smtp.login(current_app.config["MAIL_USERNAME"], current_app.config["MAIL_PASSWORD"])
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException):
+        current_app.logger.exception("Could not send email to %s (%s)", message["To"], subject)
+    return message

@@ -1,0 +1,5 @@
+"""(being written) cart pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("cart", __name__)

@@ -1,0 +1,5 @@
+"""(being written) checkout pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("checkout", __name__)

@@ -1,0 +1,5 @@
+"""(being written) seo pages."""
+
+from flask import Blueprint
+
+bp = Blueprint("seo", __name__)

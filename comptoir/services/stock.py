@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, identity_key
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from models import (
     MovementReason,

@@ -1,0 +1,395 @@
+"""Product images: validate uploads, make clean WebP variants, store them, order the gallery.
+
+The pipeline (`process_image`) trusts only what Pillow actually decodes — never the file name
+or the declared content type:
+
+1. size cap (`MAX_IMAGE_UPLOAD_BYTES`) checked on the raw bytes, before any decoding;
+2. only JPEG, PNG and WebP decoders are even tried (GIF, SVG, PDF, TIFF… are refused);
+3. decompression bombs: the header's declared size is checked against `MAX_PIXELS` before the
+   pixels are decoded, and Pillow's DecompressionBombWarning is an error in this process;
+4. truncated or corrupt files are refused (decoding errors are caught, never half-accepted);
+5. EXIF orientation is applied, colours are converted to sRGB, and every piece of metadata
+   (EXIF incl. GPS, XMP, comments, ICC) is dropped: variants are re-encoded from pixels only;
+6. WebP variants at `VARIANT_WIDTHS`, never upscaled.
+
+Staff uploads (admin) and the demo seed use the same functions below, so the demo images go
+through exactly what a real photo goes through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass, field
+
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageCms, ImageFile, ImageOps
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, object_session
+
+from comptoir.services.media import get_storage
+from models import Product, ProductImage
+
+log = logging.getLogger(__name__)
+
+VARIANT_WIDTHS: tuple[int, ...] = (320, 640, 960, 1600)
+ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
+# Pillow's JPEG opener reports multi-picture JPEGs (many cameras and phones) as "MPO": still a
+# JPEG, of which the first picture is the photo.
+_DECODED_FORMATS = {*ACCEPTED_FORMATS, "MPO"}
+# 40 Mpx is more than any phone or camera the shop will meet (a 48 Mpx phone saves 12 Mpx by
+# default) and keeps the worst case around 160 MB of RGBA pixels while decoding.
+MAX_PIXELS = 40_000_000
+# A product photo is never a 1:10 strip; such proportions would also overflow WebP's 16383 px.
+MAX_ASPECT_RATIO = 10
+WEBP_QUALITY = 80
+# method 4 is libwebp's balanced default: method 6 saves ~3 % bytes for ~2× the CPU time.
+WEBP_METHOD = 4
+ALT_TEXT_MAX = 300
+
+# A bomb warning (declared size above Pillow's own limit) must stop the decoding, not just log.
+# Process-wide on purpose: nothing in the shop wants to decode such an image, and a module-level
+# filter is thread-safe where `warnings.catch_warnings()` is not.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+# Never accept half an image silently (Pillow's default, asserted here because it is a global).
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageRejected(ValueError):
+    """The upload is not an image the shop accepts; `message` is translated and safe to show."""
+
+    def __init__(self, message) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+@dataclass(frozen=True)
+class ProcessedImage:
+    """WebP variants of one upload, {width: bytes}; width/height are the largest variant's."""
+
+    variants: dict[int, bytes]
+    width: int
+    height: int
+    content_hash: str  # sha256 hex of the original upload's bytes
+    heights: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def widths(self) -> list[int]:
+        return sorted(self.variants)
+
+
+def _max_upload_bytes() -> int:
+    if has_app_context():
+        return int(current_app.config.get("MAX_IMAGE_UPLOAD_BYTES") or 15 * 1024 * 1024)
+    return 15 * 1024 * 1024
+
+
+def _human_size(n: int) -> str:
+    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+
+
+def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImage:
+    """Validate `data` and return clean WebP variants, or raise ImageRejected.
+
+    Pure function (no database, no storage): safe to run in worker threads. `max_bytes`
+    defaults to the app's MAX_IMAGE_UPLOAD_BYTES.
+    """
+    limit = max_bytes if max_bytes is not None else _max_upload_bytes()
+    if not data:
+        raise ImageRejected(_l("The file is empty."))
+    if len(data) > limit:
+        raise ImageRejected(
+            _l(
+                "The image is too large (%(size)s); the limit is %(limit)s.",
+                size=_human_size(len(data)),
+                limit=_human_size(limit),
+            )
+        )
+    content_hash = hashlib.sha256(data).hexdigest()
+
+    # Parsing untrusted bytes: a malformed file can make a decoder raise almost anything
+    # (struct.error, IndexError…), and every one of those must be a refusal, never a 500.
+    try:
+        img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(_too_many_pixels()) from None
+    except Exception:
+        raise ImageRejected(
+            _l("This file is not a supported image. Please upload a JPEG, PNG or WebP photo.")
+        ) from None
+
+    with img:
+        if img.format not in _DECODED_FORMATS:  # belt and braces: formats= already restricts
+            raise ImageRejected(
+                _l("This file is not a supported image. Please upload a JPEG, PNG or WebP photo.")
+            )
+        width, height = img.size
+        # The header's size is checked BEFORE a single pixel is decoded.
+        if width < 1 or height < 1 or width * height > MAX_PIXELS:
+            raise ImageRejected(_too_many_pixels())
+        if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+            raise ImageRejected(
+                _l(
+                    "The image is too narrow or too tall (%(width)d × %(height)d pixels). "
+                    "Please crop it closer to the product.",
+                    width=width,
+                    height=height,
+                )
+            )
+        try:
+            img.load()
+            upright = _upright_rgb(img)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRejected(_too_many_pixels()) from None
+        except Exception:
+            log.info("refusing an image that does not decode", exc_info=True)
+            raise ImageRejected(
+                _l("The image file is damaged or incomplete. Please export it again and retry.")
+            ) from None
+
+    try:
+        variants, heights = _encode_variants(upright)
+    except Exception:  # should not happen after the checks above; still a refusal, not a 500
+        log.exception("could not encode an accepted image")
+        raise ImageRejected(
+            _l("The image could not be processed. Please export it again as JPEG and retry.")
+        ) from None
+    largest = max(variants)
+    return ProcessedImage(variants, largest, heights[largest], content_hash, heights)
+
+
+def _too_many_pixels():
+    return _l(
+        "The image has too many pixels (the limit is %(mpx)d megapixels). Please resize it.",
+        mpx=MAX_PIXELS // 1_000_000,
+    )
+
+
+def _upright_rgb(img: Image.Image) -> Image.Image:
+    """Pixels only: EXIF rotation applied, sRGB, RGB or RGBA (alpha kept only if actually used)."""
+    icc = img.info.get("icc_profile")
+    try:
+        img = ImageOps.exif_transpose(img) or img.copy()
+    except Exception:  # a malformed EXIF block must not lose the photo; orientation stays as is
+        log.info("ignoring unreadable EXIF orientation")
+        img = img.copy()  # the caller closes the decoded file; keep pixels of our own
+
+    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit greyscale PNG
+        img = img.point(lambda v: v * (1 / 256)).convert("L")
+    target = "RGBA" if has_alpha else "RGB"
+
+    if icc and img.mode in ("RGB", "RGBA", "CMYK"):
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            srgb = ImageCms.createProfile("sRGB")
+            out_mode = "RGBA" if img.mode == "RGBA" else "RGB"
+            img = ImageCms.profileToProfile(img, src, srgb, outputMode=out_mode)
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            log.info("ignoring unusable ICC profile")
+
+    if img.mode != target:
+        img = img.convert(target)
+    if target == "RGBA" and img.getchannel("A").getextrema() == (255, 255):
+        img = img.convert("RGB")  # an opaque alpha channel only costs bytes
+    img.info = {}
+    return img
+
+
+def _target_widths(original: int) -> list[int]:
+    widths = [w for w in VARIANT_WIDTHS if w <= original]
+    # Keep the original width too when it is well above the last step (a 1200 px photo keeps
+    # 1200 px instead of stopping at 960) — and always have one variant for small images.
+    if not widths or (original < VARIANT_WIDTHS[-1] and original >= widths[-1] * 1.2):
+        widths.append(original)
+    return widths
+
+
+def _encode_variants(img: Image.Image) -> tuple[dict[int, bytes], dict[int, int]]:
+    variants: dict[int, bytes] = {}
+    heights: dict[int, int] = {}
+    source = img
+    # Largest first, each resized from the previous one: cheaper than from the original every time.
+    for w in sorted(_target_widths(img.width), reverse=True):
+        h = max(1, round(img.height * w / img.width))
+        if (w, h) != source.size:
+            source = source.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        source.info = {}
+        buf = io.BytesIO()
+        source.save(buf, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD, exif=b"", xmp=b"")
+        variants[w] = buf.getvalue()
+        heights[w] = h
+    return variants, heights
+
+
+# --- Gallery operations (services: they flush, the caller commits) ------------------------------
+
+
+def image_key(product_id: int, content_hash: str) -> str:
+    """Storage key prefix of an image; variants are `<key>-<width>.webp` (ProductImage.key_for)."""
+    return f"products/{product_id}/{content_hash[:16]}"
+
+
+def store_processed_image(
+    session: Session, product: Product, processed: ProcessedImage, alt_text: str = ""
+) -> ProductImage:
+    """Save `processed`'s variants to the media storage and add the image last in the gallery.
+
+    Raises ImageRejected if the product already has this exact image. If storing fails midway,
+    the variants already written are removed again and the error propagates.
+    """
+    if product.id is None:
+        session.flush()
+    key = image_key(product.id, processed.content_hash)
+    duplicate = session.scalar(
+        select(ProductImage.id).where(
+            ProductImage.product_id == product.id, ProductImage.storage_key == key
+        )
+    )
+    if duplicate is not None:
+        raise ImageRejected(_l("This image is already in the product's gallery."))
+
+    storage = get_storage()
+    image = ProductImage(storage_key=key)  # only for key_for(); added to the session below
+    saved: list[str] = []
+    try:
+        for w, blob in processed.variants.items():
+            storage.save(image.key_for(w), blob, "image/webp")
+            saved.append(image.key_for(w))
+    except Exception:
+        for k in saved:
+            try:
+                storage.delete(k)
+            except Exception:  # best effort: an orphan file is harmless (content-addressed)
+                log.warning("could not remove %s after a failed upload", k)
+        raise
+
+    last = session.scalar(
+        select(func.max(ProductImage.position)).where(ProductImage.product_id == product.id)
+    )
+    image.product_id = product.id
+    image.position = 0 if last is None else last + 1
+    image.alt_text = _clean_alt(alt_text) or product.name[:ALT_TEXT_MAX]
+    image.widths = processed.widths
+    image.width = processed.width
+    image.height = processed.height
+    image.content_hash = processed.content_hash
+    session.add(image)
+    session.flush()
+    if "images" in product.__dict__:  # keep an already-loaded gallery in step
+        session.expire(product, ["images"])
+    return image
+
+
+def add_product_image(
+    session: Session, product: Product, data: bytes, alt_text: str = ""
+) -> ProductImage:
+    """Validate and process an upload, store its WebP variants, append it to the gallery; flush.
+
+    `data` is the raw uploaded file (bytes). `alt_text` describes the photo for screen readers
+    (defaults to the product name). Raises ImageRejected (with a message to show) for anything
+    that is not an acceptable JPEG/PNG/WebP.
+    """
+    return store_processed_image(session, product, process_image(data), alt_text)
+
+
+def delete_product_image(session: Session, image: ProductImage) -> None:
+    """Remove an image from its gallery (positions are closed up); flush.
+
+    Its stored files are deleted once the transaction commits (not before: a rollback must not
+    leave a gallery row pointing at deleted files). Deleting a product removes its files too.
+    """
+    product_id = image.product_id
+    session.delete(image)
+    session.flush()
+    remaining = session.scalars(
+        select(ProductImage)
+        .where(ProductImage.product_id == product_id)
+        .order_by(ProductImage.position, ProductImage.id)
+    ).all()
+    for position, other in enumerate(remaining):
+        other.position = position
+    session.flush()
+    product = session.get(Product, product_id)
+    if product is not None and "images" in product.__dict__:
+        session.expire(product, ["images"])
+
+
+def reorder_product_images(
+    session: Session, product: Product, ordered_ids: list[int]
+) -> list[ProductImage]:
+    """Put the product's images in the order of `ordered_ids` (first = main photo); flush.
+
+    Forgiving by design (two staff members may edit at once): ids that are not this product's
+    images are ignored, and images missing from the list keep their relative order after the
+    listed ones. Returns the gallery in its new order.
+    """
+    images = session.scalars(
+        select(ProductImage)
+        .where(ProductImage.product_id == product.id)
+        .order_by(ProductImage.position, ProductImage.id)
+    ).all()
+    by_id = {img.id: img for img in images}
+    ordered: list[ProductImage] = []
+    for raw in ordered_ids:
+        try:
+            img = by_id.pop(int(raw))
+        except (KeyError, TypeError, ValueError):
+            continue
+        ordered.append(img)
+    ordered.extend(img for img in images if img.id in by_id)
+    for position, img in enumerate(ordered):
+        img.position = position
+    session.flush()
+    if "images" in product.__dict__:
+        session.expire(product, ["images"])
+    return ordered
+
+
+def update_alt_text(session: Session, image: ProductImage, alt_text: str) -> ProductImage:
+    """Set the image's alt text (trimmed, at most 300 characters; empty → product name); flush."""
+    image.alt_text = _clean_alt(alt_text) or (
+        image.product.name[:ALT_TEXT_MAX] if image.product else ""
+    )
+    session.flush()
+    return image
+
+
+def _clean_alt(text: str | None) -> str:
+    return " ".join((text or "").split())[:ALT_TEXT_MAX]
+
+
+# --- Deleting stored files only once the database agrees ---------------------------------------
+
+_PENDING = "comptoir_media_pending_deletes"
+
+
+@event.listens_for(ProductImage, "after_delete")
+def _queue_file_deletion(mapper, connection, target: ProductImage) -> None:
+    # Fires for explicit deletes, product cascades and delete-orphans alike.
+    session = object_session(target)
+    if session is None or not has_app_context():
+        return
+    keys = [target.key_for(w) for w in (target.widths or [])]
+    session.info.setdefault(_PENDING, []).append((get_storage(), keys))
+
+
+@event.listens_for(Session, "after_commit")
+def _delete_files_after_commit(session: Session) -> None:
+    for storage, keys in session.info.pop(_PENDING, []):
+        for key in keys:
+            try:
+                storage.delete(key)
+            except Exception:  # an orphan file is harmless; a failed request is not
+                log.warning("could not delete media %s", key, exc_info=True)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_deletions_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)

@@ -9,11 +9,19 @@ from flask import Flask
 def register_cli(app: Flask) -> None:
     @app.cli.command("seed-demo")
     @click.option("--products", default=64, show_default=True, help="How many products to create.")
-    def seed_demo_command(products: int) -> None:
+    @click.option(
+        "--staff/--no-staff",
+        default=None,
+        help="Create a demo admin account (default: only in development, as `make run` does).",
+    )
+    def seed_demo_command(products: int, staff: bool | None) -> None:
         """Create the demo shop (idempotent: does nothing for what already exists)."""
+        from flask import current_app
+
         from comptoir.services.seed import seed_demo
 
-        seed_demo(product_count=products)
+        with_staff = current_app.debug if staff is None else staff
+        seed_demo(product_count=products, with_staff=with_staff)
 
     @app.cli.command("create-staff")
     @click.argument("email")

@@ -9,7 +9,7 @@ from decimal import Decimal
 from flask import Flask, has_request_context, request
 from flask.logging import default_handler
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import format_currency, format_date, format_datetime, get_locale
+from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext
 from flask_wtf.csrf import generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -109,8 +109,13 @@ def _configure_logging(app: Flask) -> None:
 
 
 def select_locale() -> str:
-    """Explicit choice (cookie) first, then the account's language, then Accept-Language."""
+    """Explicit choice (cookie) first, then the account's language, then Accept-Language.
+
+    Outside a request (CLI, background work) the shop's default language applies.
+    """
     languages = current_languages()
+    if not has_request_context():
+        return languages[0]
     chosen = request.cookies.get(LOCALE_COOKIE)
     if chosen in languages:
         return chosen
@@ -139,6 +144,7 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "account.login"
     login_manager.login_message_category = "info"
+    login_manager.localize_callback = gettext
 
     import models  # noqa: F401  (register every table on the metadata)
 

@@ -69,11 +69,15 @@ class PlannedProduct:
     images: list[PlannedImage] = field(default_factory=list)
 
 
-def seed_demo(product_count: int = 64, *, echo=click.echo) -> SeedSummary:
+def seed_demo(
+    product_count: int = 64, *, with_staff: bool = False, echo=click.echo
+) -> SeedSummary:
     """Create the demo shop in the current app's database and commit. Idempotent.
 
     Missing demo categories are always added; products (with 1–3 generated photos each) only
-    when the catalogue has none. Prints a progress bar and a summary; returns the counts.
+    when the catalogue has none. With `with_staff` (the `make run` default, never implied in
+    production) a demo admin is created when the shop has no staff, and its login is printed
+    as long as it still has the demo password. Prints a progress bar and a summary.
     """
     started = time.perf_counter()
     session = db.session
@@ -90,8 +94,7 @@ def seed_demo(product_count: int = 64, *, echo=click.echo) -> SeedSummary:
     elif product_count > 0:
         _create_demo_products(session, categories, plan_products(product_count), summary)
 
-    # --- Demo staff account: the accounts service adds its (idempotent) call here. ---
-    # --- end of demo staff account ---
+    demo_login = _ensure_demo_staff(session) if with_staff else None
 
     session.commit()
     summary.seconds = time.perf_counter() - started
@@ -100,7 +103,24 @@ def seed_demo(product_count: int = 64, *, echo=click.echo) -> SeedSummary:
         f"{summary.products_created} products created, {summary.images_created} photos "
         f"({summary.seconds:.1f} s)."
     )
+    if demo_login:
+        echo(f"Demo staff login (admin): {demo_login[0]} / {demo_login[1]}  →  /admin/")
     return summary
+
+
+def _ensure_demo_staff(session: Session) -> tuple[str, str] | None:
+    """The demo admin's credentials if it exists (created now when the shop has no staff)
+    and still has the demo password; None once someone changed it."""
+    from comptoir.services import accounts
+    from comptoir.services.passwords import verify_password
+
+    accounts.ensure_demo_staff(session)
+    user = accounts.find_user_by_email(session, accounts.DEMO_STAFF_EMAIL)
+    if user is not None and user.is_staff and verify_password(
+        user.password_hash, accounts.DEMO_STAFF_PASSWORD
+    ):
+        return accounts.DEMO_STAFF_EMAIL, accounts.DEMO_STAFF_PASSWORD
+    return None
 
 
 def ensure_categories(session: Session, summary: SeedSummary | None = None) -> dict[str, Category]:

@@ -41,3 +41,13 @@ def register_cli(app: Flask) -> None:
         from comptoir.services.reconcile import reconcile_cli
 
         reconcile_cli(since_hours=since_hours)
+
+    @app.cli.command("purge-carts")
+    def purge_carts_command() -> None:
+        """Delete guest carts nobody can reach any more (cookie expired); run daily."""
+        from comptoir.extensions import db
+        from comptoir.services.cart import purge_stale_guest_carts
+
+        deleted = purge_stale_guest_carts(db.session)
+        db.session.commit()
+        click.echo(f"Deleted {deleted} stale guest cart(s).")

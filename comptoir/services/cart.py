@@ -1,0 +1,497 @@
+"""The persistent cart: one database row per guest (found by a signed cookie) or per customer.
+
+Rules this module guarantees, whoever calls it (views, the login hook, checkout):
+- Prices are never taken from the shopper: every line is priced from the product row when it is
+  read (`summarize`), so a price change shows up in the cart before checkout.
+- A quantity is a whole number from 1 to min(units on sale, CART_MAX_PER_LINE). Anything else
+  raises `CartError` with a message the shopper can act on; nothing is written.
+- The cart never touches stock: units are only reserved at checkout (services.stock). A line can
+  therefore go stale (sold out meanwhile); `summarize` reports it as the line's `problem` and
+  checkout refuses a cart with problems.
+- Functions flush but never commit, like every service: the request commits once.
+
+The guest cookie holds only the cart's random token, signed with SECRET_KEY (itsdangerous,
+timestamped): a forged or tampered cookie is simply ignored, and a stale one (> 30 days) too.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, has_request_context, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from models import Availability, Cart, CartItem, Product, utcnow
+
+CART_COOKIE = "cart"
+COOKIE_SALT = "comptoir.cart"
+COOKIE_MAX_AGE = 30 * 24 * 3600  # a guest cart is kept 30 days after its last change
+DEFAULT_MAX_PER_LINE = 10
+_WHOLE_NUMBER = re.compile(r"[0-9]+")
+_MAX_ID = 2**31 - 1
+
+
+class CartError(Exception):
+    """A cart change the shopper asked for and cannot have; `message` is translated, for them.
+
+    `status` is the HTTP status an htmx caller should answer with: 400 bad input, 404 unknown
+    product or line, 409 not enough stock.
+    """
+
+    def __init__(self, message: str, *, status: int = 400):
+        super().__init__(message)
+        self.message = str(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class CartLine:
+    """One priced line as the shopper sees it now (price and availability read from the product)."""
+
+    product: Product
+    quantity: int
+    unit_price_cents: int
+    vat_rate_bp: int
+    line_total_cents: int
+    availability: Availability
+    problem: str | None
+    max_quantity: int  # what the quantity input allows now: min(stock, per-line cap), 0 if none
+
+    @property
+    def product_id(self) -> int:
+        return self.product.id
+
+
+@dataclass(frozen=True)
+class CartSummary:
+    """Everything a cart page, the drawer or checkout needs about one cart."""
+
+    lines: list[CartLine]
+    count: int  # units, not lines
+    subtotal_cents: int  # VAT included
+
+    @property
+    def has_problems(self) -> bool:
+        return any(line.problem for line in self.lines)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+
+# --- Rules -------------------------------------------------------------------------------------
+
+
+def max_per_line() -> int:
+    """The most units of one product a cart line may hold (CART_MAX_PER_LINE, default 10)."""
+    return int(current_app.config.get("CART_MAX_PER_LINE") or DEFAULT_MAX_PER_LINE)
+
+
+def parse_quantity(raw: object) -> int:
+    """A whole number ≥ 1 from a form value or an int; CartError otherwise.
+
+    "1.5", "abc", "", "-1", "0" and "+2" are refused. Absurdly long numbers are not parsed:
+    they come back as a huge value that the per-line cap then refuses with its own message.
+    """
+    if isinstance(raw, bool):
+        raise CartError(_("Enter a whole number of items, 1 or more."))
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = str(raw if raw is not None else "").strip()
+        if not _WHOLE_NUMBER.fullmatch(text):
+            raise CartError(_("Enter a whole number of items, 1 or more."))
+        value = int(text) if len(text) <= 12 else 10**12
+    if value < 1:
+        raise CartError(_("Enter a whole number of items, 1 or more."))
+    return value
+
+
+def _parse_product_id(raw: object) -> int | None:
+    """A positive id that fits the INTEGER column (PostgreSQL refuses a larger parameter)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value = raw
+    else:
+        text = str(raw if raw is not None else "").strip()
+        if not (_WHOLE_NUMBER.fullmatch(text) and len(text) <= 10):
+            return None
+        value = int(text)
+    return value if 0 < value <= _MAX_ID else None
+
+
+def _load_product(session: Session, raw_product_id: object) -> Product:
+    """The active product with that id, or CartError (404) in words a shopper understands."""
+    product_id = _parse_product_id(raw_product_id)
+    product = session.get(Product, product_id) if product_id is not None else None
+    if product is None:
+        raise CartError(_("This product does not exist or is no longer sold."), status=404)
+    if not product.is_active:
+        raise CartError(_("“%(name)s” is no longer available.", name=product.name), status=404)
+    return product
+
+
+def _limit(product: Product) -> int:
+    """Units of `product` one line may hold right now (0 when it cannot be bought)."""
+    availability = product.availability
+    if not availability.can_buy:
+        return 0
+    return min(availability.quantity, max_per_line())
+
+
+def _check_quantity(product: Product, quantity: int, *, already: int = 0) -> None:
+    """Refuse a line of `quantity` units (`already` of them were in the cart before)."""
+    availability = product.availability
+    if not availability.can_buy:
+        raise CartError(
+            _("“%(name)s” is out of stock.", name=product.name)
+            if availability.code == "out_of_stock"
+            else _("“%(name)s” is no longer available.", name=product.name),
+            status=409,
+        )
+    cap = max_per_line()
+    stock = availability.quantity
+    if quantity <= min(stock, cap):
+        return
+    if stock < cap:
+        message = ngettext(
+            "Only %(num)d of “%(name)s” is left.",
+            "Only %(num)d of “%(name)s” are left.",
+            stock,
+            name=product.name,
+        )
+        status = 409
+    else:
+        message = _(
+            "You can order at most %(max)d of “%(name)s” at a time.", max=cap, name=product.name
+        )
+        status = 400
+    if already:
+        message += " " + ngettext(
+            "You already have %(num)d in your cart.",
+            "You already have %(num)d in your cart.",
+            already,
+        )
+    raise CartError(message, status=status)
+
+
+def _problem(product: Product, quantity: int) -> str | None:
+    """Why this line cannot be checked out as it is, or None."""
+    if not product.is_active:
+        return _("No longer available: remove it to check out.")
+    stock = product.availability.quantity
+    if stock <= 0:
+        return _("Out of stock: remove it to check out.")
+    if quantity > stock:
+        return ngettext(
+            "Only %(num)d left: lower the quantity to check out.",
+            "Only %(num)d left: lower the quantity to check out.",
+            stock,
+        )
+    if quantity > max_per_line():
+        return _("At most %(max)d per order: lower the quantity to check out.", max=max_per_line())
+    return None
+
+
+def line_for(product: Product, quantity: int) -> CartLine:
+    """Price one line from the product row (never from the request)."""
+    return CartLine(
+        product=product,
+        quantity=quantity,
+        unit_price_cents=product.price_cents,
+        vat_rate_bp=product.vat_rate_bp,
+        line_total_cents=product.price_cents * quantity,
+        availability=product.availability,
+        problem=_problem(product, quantity),
+        max_quantity=_limit(product),
+    )
+
+
+# --- Finding and creating carts -----------------------------------------------------------------
+
+
+def _cart_query():
+    # One round trip per relationship for the whole cart instead of one per line.
+    return select(Cart).options(
+        selectinload(Cart.items).selectinload(CartItem.product).selectinload(Product.images)
+    )
+
+
+def find_cart(session: Session, *, user_id: int | None, token: str | None) -> Cart | None:
+    """The customer's cart when `user_id` is given, else the guest cart with that token.
+
+    A token only ever finds a guest cart (user_id NULL): an account's cart is reachable through
+    the account alone.
+    """
+    if user_id is not None:
+        return session.scalars(_cart_query().where(Cart.user_id == user_id)).first()
+    if token:
+        return session.scalars(
+            _cart_query().where(Cart.token == token, Cart.user_id.is_(None))
+        ).first()
+    return None
+
+
+def get_or_create_cart(session: Session, *, user_id: int | None, token: str | None) -> Cart:
+    """`find_cart`, or a new empty cart (a guest cart gets a fresh random token; set the cookie).
+
+    Two requests creating the same customer's cart at once: the loser's insert hits the unique
+    user_id and it picks up the winner's cart instead (savepoint, the rest of the transaction
+    is kept). Guest tokens are 256 random bits: they do not collide, and no savepoint is
+    taken for them (on SQLite a savepoint opened outside a transaction commits when released,
+    which would keep an empty guest cart after a refused add).
+    """
+    cart = find_cart(session, user_id=user_id, token=token)
+    if cart is not None:
+        return cart
+    cart = Cart(token=secrets.token_urlsafe(32), user_id=user_id)
+    if user_id is None:
+        session.add(cart)
+        session.flush()
+        return cart
+    try:
+        with session.begin_nested():
+            session.add(cart)
+    except IntegrityError:
+        existing = find_cart(session, user_id=user_id, token=None)
+        if existing is None:
+            raise
+        return existing
+    return cart
+
+
+def _touch(cart: Cart) -> None:
+    # Line changes do not update the cart row by themselves; its updated_at is the cart's
+    # "last change", which the guest cookie's lifetime and purge_stale_guest_carts go by.
+    cart.updated_at = utcnow()
+
+
+def _item(cart: Cart, product_id: int) -> CartItem | None:
+    return next((item for item in cart.items if item.product_id == product_id), None)
+
+
+# --- Changing a cart ----------------------------------------------------------------------------
+
+
+def add_item(session: Session, cart: Cart, product_id: object, quantity: object) -> CartLine:
+    """Add `quantity` units (or more of an existing line); the line's new total must fit.
+
+    Raises CartError (nothing changed) for an unknown/inactive product, a bad quantity, or a
+    total above the stock on sale or the per-line cap.
+    """
+    product = _load_product(session, product_id)
+    quantity = parse_quantity(quantity)
+    item = _item(cart, product.id)
+    already = item.quantity if item else 0
+    _check_quantity(product, already + quantity, already=already)
+    if item is None:
+        item = CartItem(product=product, quantity=quantity)
+        cart.items.append(item)
+    else:
+        item.quantity = already + quantity
+    _touch(cart)
+    session.flush()
+    return line_for(product, item.quantity)
+
+
+def set_quantity(session: Session, cart: Cart, product_id: object, quantity: object) -> CartLine:
+    """Set a line's quantity. Above the stock on sale is refused with the available amount
+    (never silently clamped: the shopper decides). 0 is refused too: removing is explicit."""
+    pid = _parse_product_id(product_id)
+    item = _item(cart, pid) if pid is not None else None
+    if item is None:
+        raise CartError(_("This item is not in your cart."), status=404)
+    product = item.product
+    quantity = parse_quantity(quantity)
+    if not product.is_active:
+        raise CartError(
+            _("“%(name)s” is no longer available: remove it from your cart.", name=product.name),
+            status=409,
+        )
+    _check_quantity(product, quantity)
+    item.quantity = quantity
+    _touch(cart)
+    session.flush()
+    return line_for(product, quantity)
+
+
+def remove_item(session: Session, cart: Cart, product_id: object) -> Product | None:
+    """Remove a line; returns its product, or None when it was not (or no longer) in the cart."""
+    pid = _parse_product_id(product_id)
+    item = _item(cart, pid) if pid is not None else None
+    if item is None:
+        return None
+    product = item.product
+    cart.items.remove(item)  # delete-orphan: the row goes at flush
+    _touch(cart)
+    session.flush()
+    return product
+
+
+def clear_cart(session: Session, cart: Cart) -> None:
+    """Empty the cart (after a paid order); the cart row, and a guest's cookie, stay usable."""
+    cart.items.clear()
+    _touch(cart)
+    session.flush()
+
+
+def merge_carts(session: Session, guest_cart: Cart, user_cart: Cart) -> Cart:
+    """Move a guest cart's lines into the customer's cart at login, then delete the guest cart.
+
+    Quantities add up, capped by the units on sale and the per-line cap; a line the customer
+    already had is never lowered by the merge. Lines for products that cannot be bought any
+    more are dropped (they could not be checked out). Returns `user_cart`.
+    """
+    if guest_cart is user_cart:
+        return user_cart
+    for guest_item in list(guest_cart.items):
+        product = guest_item.product
+        item = _item(user_cart, product.id)
+        have = item.quantity if item else 0
+        wanted = max(have, min(have + guest_item.quantity, _limit(product)))
+        if item is not None:
+            item.quantity = wanted
+        elif wanted > 0:
+            user_cart.items.append(CartItem(product=product, quantity=wanted))
+    session.delete(guest_cart)
+    _touch(user_cart)
+    session.flush()
+    return user_cart
+
+
+def purge_stale_guest_carts(session: Session, *, now: datetime | None = None) -> int:
+    """Delete guest carts unchanged for longer than their cookie lives (30 days, plus a day).
+
+    Their cookies have expired, so nobody can reach them any more; customers' carts are kept.
+    Returns how many carts were deleted. Bulk deletes (lines first: SQLite does not enforce
+    ON DELETE CASCADE here); safe to run any time, e.g. daily from a scheduler.
+    """
+    cutoff = (now or utcnow()) - timedelta(seconds=COOKIE_MAX_AGE, days=1)
+    stale = select(Cart.id).where(Cart.user_id.is_(None), Cart.updated_at < cutoff)
+    session.execute(
+        delete(CartItem)
+        .where(CartItem.cart_id.in_(stale))
+        .execution_options(synchronize_session=False)
+    )
+    result = session.execute(
+        delete(Cart)
+        .where(Cart.user_id.is_(None), Cart.updated_at < cutoff)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return int(result.rowcount or 0)
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def summarize(cart: Cart | None) -> CartSummary:
+    """Price every line from the database now and flag what would block checkout."""
+    if cart is None:
+        return CartSummary(lines=[], count=0, subtotal_cents=0)
+    lines = [line_for(item.product, item.quantity) for item in cart.items]
+    return CartSummary(
+        lines=lines,
+        count=sum(line.quantity for line in lines),
+        subtotal_cents=sum(line.line_total_cents for line in lines),
+    )
+
+
+def count_units(session: Session, *, user_id: int | None, token: str | None) -> int:
+    """Units in a cart in one query (for the header); 0, and no query, when nothing names a cart."""
+    stmt = select(func.coalesce(func.sum(CartItem.quantity), 0)).join(
+        Cart, Cart.id == CartItem.cart_id
+    )
+    if user_id is not None:
+        stmt = stmt.where(Cart.user_id == user_id)
+    elif token:
+        stmt = stmt.where(Cart.token == token, Cart.user_id.is_(None))
+    else:
+        return 0
+    return int(session.scalar(stmt) or 0)
+
+
+# --- The current visitor (request helpers) ------------------------------------------------------
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=COOKIE_SALT)
+
+
+def sign_token(token: str) -> str:
+    """The cookie value for a guest cart token."""
+    return _serializer().dumps(token)
+
+
+def cookie_token() -> str | None:
+    """The guest cart token from this request's cookie, or None if absent, forged or expired."""
+    if not has_request_context():
+        return None
+    raw = request.cookies.get(CART_COOKIE)
+    if not raw:
+        return None
+    try:
+        token = _serializer().loads(raw, max_age=COOKIE_MAX_AGE)
+    except BadData:
+        return None
+    return token if isinstance(token, str) and token else None
+
+
+def set_cart_cookie(response, token: str):
+    """(Re)set the guest cookie: 30 days, HttpOnly, SameSite=Lax, Secure as the session cookie."""
+    response.set_cookie(
+        CART_COOKIE,
+        sign_token(token),
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.session_interface.get_cookie_secure(current_app),
+    )
+    return response
+
+
+def delete_cart_cookie(response):
+    response.delete_cookie(
+        CART_COOKIE,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.session_interface.get_cookie_secure(current_app),
+    )
+    return response
+
+
+def current_user_id() -> int | None:
+    """The logged-in customer's id, or None for a guest (or outside a request)."""
+    if not has_request_context():
+        return None
+    from flask_login import current_user
+
+    if getattr(current_user, "is_authenticated", False):
+        return int(current_user.get_id())
+    return None
+
+
+def current_identity() -> dict:
+    """`user_id`/`token` keyword arguments for find_cart/get_or_create_cart for this visitor."""
+    user_id = current_user_id()
+    return {"user_id": user_id, "token": None if user_id is not None else cookie_token()}
+
+
+def current_cart(session: Session) -> Cart | None:
+    """This visitor's cart: the account's when logged in, else the guest cookie's (or None)."""
+    identity = current_identity()
+    if identity["user_id"] is None and identity["token"] is None:
+        return None
+    return find_cart(session, **identity)
+
+
+def current_count(session: Session) -> int:
+    """Units in this visitor's cart: one query; none for a guest without a (valid) cart cookie."""
+    return count_units(session, **current_identity())

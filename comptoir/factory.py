@@ -221,7 +221,7 @@ def _register_template_helpers(app: Flask) -> None:
             "current_locale": str(get_locale()),
             "languages": current_languages(),
             "analytics_enabled": bool(app.config.get("ANALYTICS_SCRIPT_URL")),
-            "analytics_consent": request.cookies.get("consent"),
+            "analytics_consent": request.cookies.get("consent") if has_request_context() else None,
         }
 
 

@@ -16,7 +16,7 @@ from models.orders import (
     Refund,
     RefundStatus,
 )
-from models.payments import StripeEvent
+from models.payments import LocalCheckoutSession, StripeEvent
 from models.stock import MovementReason, ReservationStatus, StockMovement, StockReservation
 from models.users import Address, Role, User
 
@@ -28,6 +28,7 @@ __all__ = [
     "CartItem",
     "Category",
     "MovementReason",
+    "LocalCheckoutSession",
     "Order",
     "OrderEvent",
     "OrderItem",

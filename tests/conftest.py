@@ -20,6 +20,8 @@ from sqlalchemy import create_engine, text
 
 from comptoir.config import TestConfig, normalize_database_url
 
+pytest_plugins = ["tests.stripe_fake"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
 

@@ -1,0 +1,386 @@
+"""From cart to Stripe Checkout: the order snapshot, its VAT, the stock reservation, the session.
+
+The checkout view runs these steps with a commit between the two halves, on purpose:
+
+1. `place_order` — snapshot the cart into an order `pending_payment` (names, prices, VAT rates,
+   VAT breakdown per rate, shipping) and reserve its units through `services.stock` (atomic
+   conditional UPDATEs: two shoppers can never both get the last unit). Commit: the units are
+   now held and the product rows are no longer locked, so other checkouts are never queued
+   behind a slow call to Stripe.
+2. `open_payment` — create the Checkout Session from the ORDER (never from the cart again), with
+   an idempotency key derived from the order number, and store its id. If Stripe cannot be
+   reached, `abandon_order` releases the units and marks the order cancelled (kept, with its
+   timeline, so staff can see checkouts that failed); the cart is untouched.
+
+A process that dies between 1 and 2 leaves a pending order whose reservation expires: the
+reconcile job releases it (`reservation_expires_at`). The session expires at the same moment as
+the reservation, so a shopper can never pay after their units went back on sale — except for a
+payment already under way at that second, which settlement re-takes or refunds.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import stripe
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from comptoir.services import payments, stock, vat
+from models import (
+    Order,
+    OrderEvent,
+    OrderItem,
+    OrderStatus,
+    OrderVatLine,
+    Product,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_LINES = 100  # Stripe's limit of line items per Checkout Session
+# Seconds added to the session lifetime: Stripe refuses an `expires_at` less than 30 minutes
+# after the session is created, and a few seconds pass between reserving and calling Stripe.
+EXPIRY_MARGIN_SECONDS = 60
+_NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: easy to read out
+
+# Statuses in which the payment has been taken and the order settled (nothing left to fulfil).
+SETTLED_STATUSES = frozenset(
+    {
+        OrderStatus.PAID.value,
+        OrderStatus.PREPARING.value,
+        OrderStatus.SHIPPED.value,
+        OrderStatus.DELIVERED.value,
+        OrderStatus.REFUNDED.value,
+    }
+)
+
+
+class CheckoutError(Exception):
+    """Checkout cannot start; `message` is translated, for the shopper. Nothing was kept."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = str(message)
+
+
+class PaymentUnavailable(Exception):
+    """Stripe could not create the Checkout Session (down, slow, misconfigured)."""
+
+
+class OrderLine(Protocol):
+    """What `place_order` needs from a cart line (services.cart.CartLine fits)."""
+
+    product: Product
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ShippingQuote:
+    name: str
+    cents: int
+    vat_rate_bp: int
+
+
+def shipping_for(items_total_cents: int) -> ShippingQuote:
+    """The shipping rate for an items total: the flat rate, free from the configured threshold."""
+    config = current_app.config
+    threshold = int(config["SHIPPING_FREE_THRESHOLD_CENTS"])
+    cents = (
+        0 if threshold and items_total_cents >= threshold else int(config["SHIPPING_FLAT_CENTS"])
+    )
+    return ShippingQuote(
+        name=config["SHIPPING_METHOD_NAME"],
+        cents=cents,
+        vat_rate_bp=int(config["SHIPPING_VAT_RATE_BP"]),
+    )
+
+
+def session_minutes() -> int:
+    """Checkout Session lifetime in minutes, kept inside Stripe's 30 min – 24 h window."""
+    return min(max(int(current_app.config["CHECKOUT_SESSION_MINUTES"]), 30), 24 * 60)
+
+
+def new_order_number(session: Session) -> str:
+    """A short public reference, e.g. `2611-K7Q3ZP`: month prefix + 6 random characters."""
+    while True:
+        suffix = "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(6))
+        number = f"{utcnow():%y%m}-{suffix}"
+        if session.scalar(select(Order.id).where(Order.number == number)) is None:
+            return number
+
+
+def add_event(
+    order: Order,
+    kind: str,
+    message: str,
+    data: dict | None = None,
+    *,
+    actor_id: int | None = None,
+) -> OrderEvent:
+    """Append to the order's timeline (English text: it is a record, shown to staff)."""
+    event = OrderEvent(kind=kind, message=message, data=data, actor_id=actor_id)
+    order.events.append(event)
+    return event
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    """Load an order holding its row lock until the transaction ends, with fresh values.
+
+    PostgreSQL: SELECT … FOR UPDATE — a second settlement of the same order (webhook and success
+    page at the same moment) waits here, then re-reads the status the first one committed.
+    SQLite has no row locks: a no-op UPDATE takes its database write lock instead, which
+    serializes writers the same way.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(id=Order.id)
+            .execution_options(synchronize_session=False)
+        )
+    return session.scalars(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def place_order(
+    session: Session,
+    lines: Sequence[OrderLine],
+    *,
+    cart_id: int | None,
+    user_id: int | None,
+    email: str,
+    locale: str,
+) -> Order:
+    """Create an order `pending_payment` from cart lines and reserve its units; flushes.
+
+    Prices and VAT rates are read from the product rows now and frozen on the order lines.
+    Raises CheckoutError (the caller rolls back: earlier lines may already be reserved in this
+    transaction) for an empty or too long cart, or a product that cannot supply its quantity.
+    """
+    lines = [line for line in lines if line.quantity > 0]
+    if not lines:
+        raise CheckoutError(_("Your cart is empty."))
+    if len(lines) > MAX_LINES:
+        raise CheckoutError(
+            _("A single order can hold at most %(max)d different items.", max=MAX_LINES)
+        )
+    expires_at = utcnow() + timedelta(minutes=session_minutes(), seconds=EXPIRY_MARGIN_SECONDS)
+    order = Order(
+        number=new_order_number(session),
+        user_id=user_id,
+        email=(email or "").strip().lower(),
+        locale=locale,
+        status=OrderStatus.PENDING_PAYMENT.value,
+        currency="EUR",
+        reservation_expires_at=expires_at,
+    )
+    for line in lines:
+        product = line.product
+        order.items.append(
+            OrderItem(
+                product_id=product.id,
+                product_name=product.name,
+                product_slug=product.slug,
+                unit_price_cents=product.price_cents,
+                vat_rate_bp=product.vat_rate_bp,
+                quantity=line.quantity,
+                line_total_cents=product.price_cents * line.quantity,
+            )
+        )
+    items_total = sum(item.line_total_cents for item in order.items)
+    shipping = shipping_for(items_total)
+    order.items_total_cents = items_total
+    order.shipping_cents = shipping.cents
+    order.shipping_method = shipping.name
+    order.total_cents = items_total + shipping.cents
+    amounts = [(item.line_total_cents, item.vat_rate_bp) for item in order.items]
+    amounts.append((shipping.cents, shipping.vat_rate_bp))
+    for line in vat.breakdown(amounts):
+        order.vat_lines.append(
+            OrderVatLine(
+                vat_rate_bp=line.rate_bp,
+                gross_cents=line.gross_cents,
+                net_cents=line.net_cents,
+                vat_cents=line.vat_cents,
+            )
+        )
+    order.vat_total_cents = sum(line.vat_cents for line in order.vat_lines)
+    add_event(
+        order,
+        "checkout_started",
+        f"Checkout started: {sum(i.quantity for i in order.items)} unit(s) reserved until "
+        f"{expires_at:%Y-%m-%d %H:%M} UTC.",
+        {"cart_id": cart_id},
+    )
+    session.add(order)
+    session.flush()
+    try:
+        stock.reserve(
+            session, order.id, [(i.product_id, i.quantity) for i in order.items], expires_at
+        )
+    except stock.InsufficientStock as exc:
+        names = {i.product_id: i.product_name for i in order.items}
+        name = names.get(exc.product_id, "?")
+        if exc.available:
+            message = _(
+                "Sorry, only %(count)d of “%(name)s” left: someone bought the others meanwhile. "
+                "Lower the quantity to check out.",
+                count=exc.available,
+                name=name,
+            )
+        else:
+            message = _(
+                "Sorry, “%(name)s” has just sold out. Remove it from your cart to check out.",
+                name=name,
+            )
+        raise CheckoutError(message) from exc
+    return order
+
+
+def checkout_session_params(order: Order, *, success_url: str, cancel_url: str) -> dict:
+    """The Stripe Checkout Session for an order, built from the order's frozen lines."""
+    config = current_app.config
+    automatic_tax = bool(config.get("STRIPE_AUTOMATIC_TAX"))
+    metadata = {"order_id": str(order.id), "order_number": order.number}
+
+    line_items = []
+    for item in order.items:
+        price_data = {
+            "currency": "eur",
+            "unit_amount": item.unit_price_cents,
+            "product_data": {
+                "name": item.product_name,
+                "metadata": {"product_id": str(item.product_id), "slug": item.product_slug},
+            },
+        }
+        if automatic_tax:
+            price_data["tax_behavior"] = "inclusive"  # shop prices already include VAT
+        line_items.append({"price_data": price_data, "quantity": item.quantity})
+
+    rate = {
+        "type": "fixed_amount",
+        "fixed_amount": {"amount": order.shipping_cents, "currency": "eur"},
+        "display_name": order.shipping_method
+        if order.shipping_cents
+        else _("%(method)s — free shipping", method=order.shipping_method),
+    }
+    if automatic_tax:
+        rate["tax_behavior"] = "inclusive"
+    params: dict = {
+        "mode": "payment",
+        "currency": "eur",
+        "line_items": line_items,
+        "shipping_address_collection": {"allowed_countries": list(config["SHIPPING_COUNTRIES"])},
+        "shipping_options": [{"shipping_rate_data": rate}],
+        "client_reference_id": str(order.id),
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": dict(metadata)},
+        "expires_at": int(order.reservation_expires_at.timestamp()),
+        "locale": order.locale if order.locale in ("fr", "en") else "auto",
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    if order.email:
+        params["customer_email"] = order.email
+    if automatic_tax:
+        params["automatic_tax"] = {"enabled": True}
+    return params
+
+
+def open_payment(session: Session, order: Order, *, success_url: str, cancel_url: str) -> str:
+    """Create the order's Checkout Session, store its id on the order and return its URL.
+
+    Idempotent on the order (key `checkout-<number>`): a retried call gets the same session.
+    Raises PaymentUnavailable when the gateway fails; nothing is written then.
+    """
+    params = checkout_session_params(order, success_url=success_url, cancel_url=cancel_url)
+    try:
+        checkout_session = payments.gateway().create_checkout_session(
+            params, idempotency_key=f"checkout-{order.number}"
+        )
+    except (stripe.StripeError, payments.PaymentsNotConfigured) as exc:
+        log.warning("Stripe Checkout Session for order %s failed: %r", order.number, exc)
+        raise PaymentUnavailable(str(exc)) from exc
+    order.stripe_checkout_session_id = checkout_session["id"]
+    add_event(
+        order,
+        "payment_page_opened",
+        "Stripe Checkout Session created.",
+        {"checkout_session": checkout_session["id"]},
+    )
+    session.flush()
+    return checkout_session["url"]
+
+
+def abandon_order(session: Session, order_id: int, *, kind: str, message: str) -> bool:
+    """Release a pending order's reserved units and mark it cancelled; flushes.
+
+    Only an order still `pending_payment` is touched (under its row lock): a paid order is never
+    cancelled. True when this call cancelled it.
+    """
+    order = lock_order(session, order_id)
+    if order.status != OrderStatus.PENDING_PAYMENT.value:
+        return False
+    stock.release(session, order.id, note=kind)
+    order.status = OrderStatus.CANCELLED.value
+    order.cancelled_at = utcnow()
+    add_event(order, kind, message)
+    session.flush()
+    return True
+
+
+def close_checkout(session: Session, order_id: int, *, kind: str, message: str) -> str:
+    """Shopper-side cancel: make the Stripe session unpayable, then cancel the order; flushes.
+
+    Returns "cancelled", "paid" (Stripe says the session completed: the order must be settled,
+    not cancelled) or "unchanged" (the order was no longer pending). When Stripe cannot be
+    reached the order is cancelled anyway: a payment made in that instant is re-taken or
+    refunded by settlement.
+    """
+    order = session.get(Order, order_id)
+    if order is None or order.status != OrderStatus.PENDING_PAYMENT.value:
+        return "unchanged"
+    session_id = order.stripe_checkout_session_id
+    if session_id:
+        try:
+            payments.gateway().expire_checkout_session(session_id)
+        except stripe.InvalidRequestError:
+            # Not open any more: completed (maybe paid) or already expired.
+            try:
+                remote = payments.gateway().retrieve_checkout_session(session_id)
+            except (stripe.StripeError, payments.PaymentsNotConfigured):
+                remote = None
+            if remote and remote.get("status") == "complete":
+                return "paid"
+        except (stripe.StripeError, payments.PaymentsNotConfigured) as exc:
+            log.warning("Could not expire Checkout Session %s: %r", session_id, exc)
+    return (
+        "cancelled" if abandon_order(session, order_id, kind=kind, message=message) else "unchanged"
+    )
+
+
+def pending_orders_past(session: Session, moment: datetime) -> list[int]:
+    """Ids of orders still waiting for payment whose reservation ended before `moment`."""
+    return list(
+        session.scalars(
+            select(Order.id)
+            .where(
+                Order.status == OrderStatus.PENDING_PAYMENT.value,
+                Order.reservation_expires_at < moment,
+            )
+            .order_by(Order.id)
+        )
+    )

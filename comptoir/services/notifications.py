@@ -1,0 +1,183 @@
+"""Emails about orders and stock, sent only once the change they describe is committed.
+
+Settlement runs inside a transaction that may still roll back (a webhook that fails is retried
+by Stripe): a confirmation email sent before the commit could announce an order that does not
+exist. So services *queue* messages on the SQLAlchemy session (`after_commit`), and they go out
+right after the outermost COMMIT succeeds; a rollback drops them. Each message captures plain
+values when queued, because the ORM objects cannot be read any more inside the commit hook.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from flask import current_app, has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from comptoir.services.mail import send_email
+from comptoir.services.stock import StockChange
+from models import Order, Product
+
+log = logging.getLogger(__name__)
+_QUEUE = "comptoir_after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once this session's transaction commits (dropped on rollback)."""
+    session.info.setdefault(_QUEUE, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_queue(session: Session) -> None:
+    callbacks = session.info.pop(_QUEUE, [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # a lost notification must never look like a failed payment
+            log.exception("Notification after commit failed")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_queue(session: Session, previous_transaction) -> None:
+    if not previous_transaction.nested:  # a savepoint rollback keeps the outer queue
+        session.info.pop(_QUEUE, None)
+
+
+def _shop_locale() -> str:
+    return current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")
+
+
+def _order_snapshot(order: Order) -> dict:
+    return {
+        "number": order.number,
+        "status": order.status,
+        "customer_name": order.customer_name,
+        "email": order.email,
+        "items": [
+            {
+                "name": item.product_name,
+                "quantity": item.quantity,
+                "unit_price_cents": item.unit_price_cents,
+                "line_total_cents": item.line_total_cents,
+                "vat_rate_bp": item.vat_rate_bp,
+            }
+            for item in order.items
+        ],
+        "items_total_cents": order.items_total_cents,
+        "shipping_method": order.shipping_method,
+        "shipping_cents": order.shipping_cents,
+        "total_cents": order.total_cents,
+        "vat_total_cents": order.vat_total_cents,
+        "refunded_cents": order.refunded_cents,
+        "vat_lines": [
+            {"rate_bp": v.vat_rate_bp, "net_cents": v.net_cents, "vat_cents": v.vat_cents}
+            for v in order.vat_lines
+        ],
+        "shipping_address": dict(order.shipping_address or {}),
+        "needs_attention": order.needs_attention,
+    }
+
+
+def _send(to: str, locale: str, subject: Callable[[], str], template: str, **context) -> None:
+    if not has_request_context():
+        # The reconcile command runs outside any request, but the app's template context
+        # processors read the request: give them a neutral one.
+        with current_app.test_request_context("/"):
+            _send(to, locale, subject, template, **context)
+        return
+    with force_locale(locale):
+        send_email(to, subject(), template, shop_name=current_app.config["SHOP_NAME"], **context)
+
+
+def queue_order_confirmation(session: Session, order: Order) -> None:
+    """The customer's confirmation email (lines, totals, VAT breakdown, delivery address)."""
+    if not order.email:
+        log.warning("Order %s is paid but has no email address: no confirmation sent", order.number)
+        return
+    snapshot, to, locale = _order_snapshot(order), order.email, order.locale or _shop_locale()
+    after_commit(
+        session,
+        lambda: _send(
+            to,
+            locale,
+            lambda: _("Your order %(number)s is confirmed", number=snapshot["number"]),
+            "order_confirmation",
+            order=snapshot,
+        ),
+    )
+
+
+def queue_payment_refunded(session: Session, order: Order, amount_cents: int) -> None:
+    """Tell the customer their payment was returned because the order could not be honoured."""
+    if not order.email:
+        return
+    snapshot, to, locale = _order_snapshot(order), order.email, order.locale or _shop_locale()
+    after_commit(
+        session,
+        lambda: _send(
+            to,
+            locale,
+            lambda: _("Your order %(number)s could not be completed", number=snapshot["number"]),
+            "order_not_fulfilled",
+            order=snapshot,
+            amount_cents=amount_cents,
+        ),
+    )
+
+
+def queue_staff_attention(session: Session, order: Order, reason: str) -> None:
+    """Email STAFF_ALERT_EMAIL that an order needs a human (dispute, refused payment…)."""
+    to = current_app.config.get("STAFF_ALERT_EMAIL")
+    if not to:
+        return
+    snapshot = _order_snapshot(order)
+    after_commit(
+        session,
+        lambda: _send(
+            to,
+            _shop_locale(),
+            lambda: _("Order %(number)s needs attention", number=snapshot["number"]),
+            "staff_order_attention",
+            order=snapshot,
+            reason=reason,
+        ),
+    )
+
+
+def queue_stock_alerts(session: Session, changes: Iterable[StockChange]) -> None:
+    """Email staff when a sale took a product to or below its low-stock threshold, or out."""
+    to = current_app.config.get("STAFF_ALERT_EMAIL")
+    if not to:
+        return
+    alerts = []
+    for change in changes:
+        product = session.get(Product, change.product_id)
+        if product is None:
+            continue
+        kind = change.crossed(product.effective_low_stock_threshold)
+        if kind:
+            alerts.append(
+                {
+                    "kind": kind,
+                    "name": product.name,
+                    "sku": product.sku or "",
+                    "stock": change.after,
+                    "threshold": product.effective_low_stock_threshold,
+                }
+            )
+    if not alerts:
+        return
+    after_commit(
+        session,
+        lambda: _send(
+            to,
+            _shop_locale(),
+            lambda: _("Stock alert: %(count)d product(s) running out", count=len(alerts)),
+            "stock_alert",
+            alerts=alerts,
+        ),
+    )

@@ -1,0 +1,209 @@
+"""Forms of the staff pages (Flask-WTF: CSRF-checked). They parse and check shapes (required,
+lengths, numbers, euros → cents); the rules (unique slugs, what may be deleted…) live in
+comptoir.services.admin_catalog."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    Field,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import TextInput
+
+from comptoir.services.admin_catalog import VAT_RATES_BP
+from models import MovementReason, Role
+
+_REQUIRED = _l("This field is required.")
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_PRICE_CENTS = 100_000_000  # 1 million euros: a typo guard, not a business rule
+
+
+class EuroField(Field):
+    """A price typed in euros (`28`, `28.5`, `28,50`, `1 234,00`); `data` is integer cents.
+
+    Decimal all the way: 0.1 + 0.2 never becomes 30.000000000000004 cents.
+    """
+
+    widget = TextInput()
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return f"{Decimal(self.data) / 100:.2f}".replace(".", ",")
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if not valuelist or not valuelist[0].strip():
+            return
+        text = valuelist[0].strip().replace("\u00a0", "").replace(" ", "").replace("€", "")
+        text = text.replace(",", ".")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(_l("Enter a price in euros, for example 28,50.")) from None
+        if not amount.is_finite() or amount < 0:
+            raise ValueError(_l("Enter a price in euros, for example 28,50."))
+        if amount != amount.quantize(Decimal("0.01")):
+            raise ValueError(_l("A price has at most two decimals (cents)."))
+        cents = int(amount * 100)
+        if cents > MAX_PRICE_CENTS:
+            raise ValueError(_l("This price is too high."))
+        self.data = cents
+
+
+def _vat_choices():
+    return [SelectChoice(bp, f"{Decimal(bp) / 100:g} %") for bp in VAT_RATES_BP]
+
+
+class ProductForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(message=_REQUIRED), Length(max=200)])
+    slug = StringField(
+        _l("Address (slug)"),
+        validators=[
+            Optional(),
+            Length(max=150),
+            Regexp(SLUG_PATTERN, message=_l("Lower-case letters, digits and hyphens only.")),
+        ],
+    )
+    sku = StringField(_l("SKU (reference)"), validators=[Optional(), Length(max=64)])
+    category_id = SelectField(_l("Category"), coerce=int, validate_choice=True)
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20_000)])
+    price = EuroField(_l("Price (€, VAT included)"), validators=[InputRequired(message=_REQUIRED)])
+    vat_rate_bp = SelectField(_l("VAT rate"), coerce=int, choices=_vat_choices)
+    low_stock_threshold = IntegerField(
+        _l("Low-stock threshold"),
+        validators=[Optional(), NumberRange(min=0, max=100_000)],
+    )
+    stock_quantity = IntegerField(
+        _l("Stock on hand"),
+        default=0,
+        validators=[Optional(), NumberRange(min=0, max=1_000_000)],
+    )
+    is_active = BooleanField(_l("On sale (visible in the shop)"), default=True)
+    is_featured = BooleanField(_l("Featured on the home page"))
+
+    def set_categories(self, categories) -> None:
+        self.category_id.choices = [SelectChoice(0, _l("— No category —"))] + [
+            SelectChoice(c.id, c.name if c.is_active else f"{c.name} ({_l('inactive')})")
+            for c in categories
+        ]
+
+    def values(self) -> dict:
+        """The product fields, ready for admin_catalog (cents, None for 'no category')."""
+        return {
+            "name": self.name.data.strip(),
+            "slug": (self.slug.data or "").strip(),
+            "sku": (self.sku.data or "").strip(),
+            "category_id": self.category_id.data or None,
+            "description": (self.description.data or "").strip(),
+            "price_cents": self.price.data,
+            "vat_rate_bp": self.vat_rate_bp.data,
+            "low_stock_threshold": self.low_stock_threshold.data,
+            "is_active": bool(self.is_active.data),
+            "is_featured": bool(self.is_featured.data),
+        }
+
+
+class CategoryForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(message=_REQUIRED), Length(max=120)])
+    slug = StringField(
+        _l("Address (slug)"),
+        validators=[
+            Optional(),
+            Length(max=120),
+            Regexp(SLUG_PATTERN, message=_l("Lower-case letters, digits and hyphens only.")),
+        ],
+    )
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    position = IntegerField(
+        _l("Position in menus"), default=0, validators=[Optional(), NumberRange(min=0, max=9999)]
+    )
+    is_active = BooleanField(_l("Shown in the shop"), default=True)
+
+    def values(self) -> dict:
+        return {
+            "name": self.name.data.strip(),
+            "slug": (self.slug.data or "").strip(),
+            "description": (self.description.data or "").strip(),
+            "position": self.position.data or 0,
+            "is_active": bool(self.is_active.data),
+        }
+
+
+STOCK_REASON_CHOICES = [
+    SelectChoice(MovementReason.ADJUSTMENT.value, _l("Correction / inventory count")),
+    SelectChoice(MovementReason.RESTOCK.value, _l("Goods received")),
+]
+
+
+class StockForm(FlaskForm):
+    """Inline stock edit: `expected` is the value the staff member saw (compare-and-set)."""
+
+    expected = IntegerField(validators=[InputRequired(message=_REQUIRED), NumberRange(min=0)])
+    stock_quantity = IntegerField(
+        _l("Stock"),
+        validators=[
+            InputRequired(message=_REQUIRED),
+            NumberRange(
+                min=0, max=1_000_000, message=_l("Enter a number between 0 and 1,000,000.")
+            ),
+        ],
+    )
+    reason = SelectField(
+        _l("Reason"),
+        choices=STOCK_REASON_CHOICES,
+        default=MovementReason.ADJUSTMENT.value,
+        validators=[Optional()],
+    )
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=255)])
+    next = HiddenField()
+
+
+class RestockForm(FlaskForm):
+    quantity = IntegerField(
+        _l("Units received"),
+        validators=[InputRequired(message=_REQUIRED), NumberRange(min=1, max=1_000_000)],
+    )
+    note = StringField(_l("Note (supplier, delivery…)"), validators=[Optional(), Length(max=255)])
+
+
+class ImageUploadForm(FlaskForm):
+    images = MultipleFileField(_l("Photos (JPEG, PNG or WebP)"))
+    alt_text = StringField(
+        _l("Description of the photos (alt text)"), validators=[Optional(), Length(max=300)]
+    )
+
+
+class AltTextForm(FlaskForm):
+    alt_text = StringField(_l("Alt text"), validators=[Optional(), Length(max=300)])
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(
+        _l("Role"),
+        choices=[
+            SelectChoice(Role.CUSTOMER.value, _l("Customer (no admin access)")),
+            SelectChoice(Role.STAFF.value, _l("Staff")),
+            SelectChoice(Role.ADMIN.value, _l("Administrator")),
+        ],
+    )
+
+
+class PromoteForm(RoleForm):
+    email = StringField(_l("Email of an existing account"),
+                        validators=[DataRequired(message=_REQUIRED), Length(max=255)])  # fmt: skip

@@ -1,0 +1,186 @@
+"""Customer accounts as staff see them: search, order count, lifetime value, CSV export.
+
+An order counts when it is paid and not fully refunded (reporting.PAID_LIKE); the lifetime value
+is what the customer's orders brought in, refunds subtracted (fully refunded orders add 0).
+Only orders attached to the account (`orders.user_id`) count: guest orders placed with the same
+address before the account existed show in the orders list, not here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from flask_babel import gettext as _
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from comptoir.services.order_listing import csv_safe
+from comptoir.services.reporting import PAID_LIKE
+from models import Order, OrderStatus, Role, User
+
+PER_PAGE = 25
+_EVER_PAID = (*PAID_LIKE, OrderStatus.REFUNDED.value)
+
+
+@dataclass
+class CustomerFilters:
+    q: str = ""
+    page: int = 1
+
+    def as_args(self, **overrides) -> dict[str, str | int]:
+        values = {"q": self.q, "page": self.page if self.page > 1 else ""}
+        values.update(overrides)
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+def parse_customer_filters(args: Mapping[str, str]) -> CustomerFilters:
+    try:
+        page = max(1, min(int(args.get("page", "") or 1), 10_000))
+    except ValueError:
+        page = 1
+    return CustomerFilters(q=" ".join((args.get("q") or "").split())[:100], page=page)
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    user: User
+    orders_count: int
+    lifetime_value_cents: int
+    last_order_at: datetime | None
+
+
+def _order_totals():
+    """Per user: paid orders, money kept, last paid order — one grouped subquery."""
+    return (
+        select(
+            Order.user_id.label("user_id"),
+            func.sum(case((Order.status.in_(PAID_LIKE), 1), else_=0)).label("orders_count"),
+            func.sum(Order.total_cents - Order.refunded_cents).label("value_cents"),
+            func.max(Order.paid_at).label("last_order_at"),
+        )
+        .where(Order.user_id.is_not(None), Order.status.in_(_EVER_PAID))
+        .group_by(Order.user_id)
+        .subquery()
+    )
+
+
+def customers_query(filters: CustomerFilters):
+    totals = _order_totals()
+    query = (
+        select(
+            User,
+            func.coalesce(totals.c.orders_count, 0),
+            func.coalesce(totals.c.value_cents, 0),
+            totals.c.last_order_at,
+        )
+        .outerjoin(totals, totals.c.user_id == User.id)
+        .where(User.role == Role.CUSTOMER.value)
+    )
+    if filters.q:
+        needle = filters.q.lower()
+        query = query.where(
+            or_(
+                func.lower(User.email).contains(needle, autoescape=True),
+                func.lower(User.full_name).contains(needle, autoescape=True),
+            )
+        )
+    return query.order_by(User.created_at.desc(), User.id.desc())
+
+
+@dataclass
+class CustomerPage:
+    rows: list[CustomerRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _row(values) -> CustomerRow:
+    user, count, value, last = values
+    return CustomerRow(user, int(count or 0), int(value or 0), last)
+
+
+def list_customers(
+    session: Session, filters: CustomerFilters, per_page: int = PER_PAGE
+) -> CustomerPage:
+    """One page of customer accounts, newest first, with their order count and value."""
+    query = customers_query(filters)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    filters.page = min(filters.page, pages)
+    rows = session.execute(query.offset((filters.page - 1) * per_page).limit(per_page)).all()
+    return CustomerPage([_row(r) for r in rows], total, filters.page, per_page)
+
+
+def customer_summary(session: Session, user: User) -> CustomerRow:
+    totals = _order_totals()
+    row = session.execute(
+        select(
+            User,
+            func.coalesce(totals.c.orders_count, 0),
+            func.coalesce(totals.c.value_cents, 0),
+            totals.c.last_order_at,
+        )
+        .outerjoin(totals, totals.c.user_id == User.id)
+        .where(User.id == user.id)
+    ).one()
+    return _row(row)
+
+
+def customer_orders(session: Session, user: User, limit: int = 100) -> list[Order]:
+    """Every order of the account (any status), newest first."""
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.user_id == user.id)
+            .order_by(Order.created_at.desc(), Order.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def _euros(cents: int) -> str:
+    return f"{Decimal(int(cents)) / 100:.2f}"
+
+
+def export_csv(session: Session, filters: CustomerFilters) -> Iterator[str]:
+    """Matching customers (all pages) as CSV chunks: UTF-8 BOM first (Excel reads the accents),
+    a header, one row per customer; text cells formula-safe (`=…` becomes `'=…`)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        chunk = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return chunk
+
+    writer.writerow(
+        [_("Email"), _("Name"), _("Registered"), _("Active"), _("Paid orders"),
+         _("Lifetime value (EUR)"), _("Last order")]
+    )  # fmt: skip
+    yield "\ufeff" + flush()
+    result = session.execute(customers_query(filters).execution_options(yield_per=500))
+    for values in result:
+        row = _row(values)
+        writer.writerow(
+            [
+                csv_safe(row.user.email or ""),
+                csv_safe(row.user.full_name or ""),
+                row.user.created_at.strftime("%Y-%m-%d") if row.user.created_at else "",
+                "yes" if row.user.is_active else "no",
+                row.orders_count,
+                _euros(row.lifetime_value_cents),
+                row.last_order_at.strftime("%Y-%m-%d") if row.last_order_at else "",
+            ]
+        )
+        yield flush()

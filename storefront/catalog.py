@@ -1,23 +1,320 @@
-"""Catalogue pages: home, product list (search, filters, sort, pages), product detail."""
+"""Catalogue pages: home, product list (search, filters, sort, pages), product detail, and the
+stock-badge fragment the pages poll.
+
+`/products` is one URL for the page and its htmx fragment (`render_page(..., block="results")`):
+the filter form is a plain GET form, htmx only swaps `#product-results` and pushes the URL.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from sqlalchemy import select
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 
 from comptoir.extensions import db
-from models import Product
+from comptoir.factory import _nav_categories
+from comptoir.fragment_cache import fragment_cache
+from comptoir.htmx import is_htmx, render_page
+from comptoir.services import browse
+from comptoir.services.media import media_url
+from comptoir.services.search import MAX_QUERY_CHARS
+from storefront.seo import absolute_url, product_structured_data
 
 bp = Blueprint("catalog", __name__)
+
+SORT_LABELS = {
+    "relevance": _l("Relevance"),
+    "newest": _l("Newest"),
+    "price_asc": _l("Price: low to high"),
+    "price_desc": _l("Price: high to low"),
+    "name": _l("Name: A to Z"),
+}
+# Euros as shoppers type them: "12", "12.5", "12,50", "12 €". At most 9,999,999.99.
+_EUROS = re.compile(r"^(\d{1,7})(?:[.,](\d{1,2}))?$")
+_MAX_PAGE = 10**9
+
+
+def parse_euros(raw: str | None) -> int | None:
+    """Cents for a price typed in euros, or None when it is not one (never raises)."""
+    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", (raw or "")[:40])
+    match = _EUROS.match(cleaned)
+    if not match:
+        return None
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def parse_page(raw: str | None) -> int:
+    """A page number ≥ 1 from anything: junk → 1, huge → a big number the service clamps."""
+    raw = (raw or "").strip()
+    if not re.fullmatch(r"-?\d+", raw):
+        return 1
+    if len(raw.lstrip("-")) > 9:
+        return 1 if raw.startswith("-") else _MAX_PAGE
+    return min(max(1, int(raw)), _MAX_PAGE)
+
+
+@dataclass
+class CatalogRequest:
+    """The catalogue query as understood from the URL, plus what to tell the shopper about it."""
+
+    filters: browse.ProductFilters
+    page: int
+    params: dict[str, str] = field(default_factory=dict)  # normalized, for links
+    notes: list[str] = field(default_factory=list)
+    refined: bool = False  # search/filters/sort present → not a page for search engines
+
+
+def parse_catalog_args(args) -> CatalogRequest:
+    """Read `q, category, min_price, max_price, in_stock, sort, page`; bad values are dropped with
+    a note rather than failing."""
+    notes: list[str] = []
+    params: dict[str, str] = {}
+
+    q = " ".join((args.get("q") or "")[:MAX_QUERY_CHARS].split())
+    if q:
+        params["q"] = q
+
+    category = None
+    slug = (args.get("category") or "").strip()
+    if slug:
+        # The header's active categories (one query per request, shared): no extra query here.
+        category = next((c for c in _nav_categories() if c.slug == slug), None)
+        if category is None:
+            notes.append(_("That category does not exist; showing all products."))
+        else:
+            params["category"] = category.slug
+
+    prices: dict[str, int | None] = {}
+    for name, label in (("min_price", _("minimum price")), ("max_price", _("maximum price"))):
+        raw = (args.get(name) or "").strip()
+        prices[name] = parse_euros(raw) if raw else None
+        if raw and prices[name] is None:
+            notes.append(
+                _(
+                    'The %(field)s "%(value)s" is not a price in euros and was ignored.',
+                    field=label,
+                    value=raw[:20],
+                )
+            )
+    low, high = prices["min_price"], prices["max_price"]
+    if low is not None and high is not None and low > high:
+        low, high = high, low
+        notes.append(_("The minimum price was above the maximum: we swapped them."))
+    for name, cents in (("min_price", low), ("max_price", high)):
+        if cents is not None:
+            params[name] = f"{cents // 100}" if cents % 100 == 0 else f"{cents / 100:.2f}"
+
+    in_stock = args.get("in_stock") in {"1", "on", "true", "yes"}
+    if in_stock:
+        params["in_stock"] = "1"
+
+    filters = browse.ProductFilters(
+        q=q, category=category, min_price_cents=low, max_price_cents=high,
+        in_stock=in_stock, sort=(args.get("sort") or "").strip()[:20],
+    )  # fmt: skip
+    if q and not filters.terms:
+        notes.append(_("There was nothing to search for in your query; showing all products."))
+    if filters.sort and filters.sort == filters.effective_sort:
+        params["sort"] = filters.sort
+    refined = any(
+        (args.get(k) or "").strip() for k in ("q", "min_price", "max_price", "in_stock", "sort")
+    )
+    return CatalogRequest(filters, parse_page(args.get("page")), params, notes, refined)
+
+
+def _catalog_text(filters: browse.ProductFilters) -> tuple[str, str]:
+    """(heading, meta description) for the catalogue in its current state."""
+    if filters.q:
+        return (
+            _("Search results for “%(q)s”", q=filters.q[:80]),
+            _("Handmade products matching “%(q)s”.", q=filters.q[:80]),
+        )
+    if filters.category is not None:
+        description = " ".join((filters.category.description or "").split())[:155]
+        return filters.category.name, description or _(
+            "%(category)s: handmade pieces from independent French makers.",
+            category=filters.category.name,
+        )
+    return _("All products"), _(
+        "Every handmade piece in the shop: ceramics, textiles, leather, candles, jewellery, "
+        "woodwork."
+    )
 
 
 @bp.get("/")
 def home():
-    products = db.session.scalars(select(Product).where(Product.is_active.is_(True)).limit(8)).all()
-    return render_template("storefront/home.html", products=products)
+    """Hero, categories and featured products (the newest when none is featured)."""
+    return render_template(
+        "storefront/home.html",
+        products=browse.featured_products(db.session),
+        categories=_nav_categories(),
+        canonical_url=url_for("catalog.home", _external=True),
+    )
+
+
+@dataclass(frozen=True)
+class RenderedResults:
+    """The rendered `results` block of the catalogue and the page it turned out to be."""
+
+    html: Markup
+    page: int
+    total: int
+
+
+def _page_title(heading: str, page: int) -> str:
+    return heading if page == 1 else _("%(title)s – page %(page)d", title=heading, page=page)
+
+
+def _render_results(req: CatalogRequest, htmx: bool) -> RenderedResults:
+    """Query one page of products and render the `results` block of the catalogue template."""
+    result = browse.find_products(
+        db.session, req.filters, req.page, current_app.config["PRODUCTS_PER_PAGE"]
+    )
+    heading, _description = _catalog_text(req.filters)
+
+    def page_url(number: int, **changes) -> str:
+        params = {k: v for k, v in {**req.params, **changes}.items() if v is not None}
+        if number > 1:
+            params["page"] = number
+        return url_for("catalog.products", **params)
+
+    active_filters = [
+        {"kind": kind, "value": value, "remove_url": page_url(1, **{kind: None})}
+        for kind, value in (
+            ("q", req.filters.q),
+            ("category", req.filters.category.name if req.filters.category else None),
+            ("min_price", req.filters.min_price_cents),
+            ("max_price", req.filters.max_price_cents),
+            ("in_stock", req.filters.in_stock or None),
+        )
+        if value not in (None, "", False)
+    ]
+    html = render_block(
+        "storefront/products.html",
+        "results",
+        result=result,
+        notes=req.notes,
+        active_filters=active_filters,
+        page_url=page_url,
+        heading=heading,
+        page_title=_page_title(heading, result.page),
+        htmx_fragment=htmx,
+    )
+    return RenderedResults(Markup(html), result.page, result.total)  # noqa: S704 (autoescaped)
 
 
 @bp.get("/products")
 def products():
-    products = db.session.scalars(select(Product).where(Product.is_active.is_(True))).all()
-    return render_template("storefront/home.html", products=products)
+    """The catalogue page, or only its results (htmx) — same URL, same template.
+
+    The results block is rendered once per catalogue state and query, then reused
+    (comptoir.fragment_cache): its key holds every input of the block and the catalogue stamp.
+    """
+    req = parse_catalog_args(request.args)
+    htmx = is_htmx()
+    key = (
+        "products", str(get_locale()), htmx, tuple(sorted(req.params.items())),
+        tuple(req.notes), req.page, browse.catalog_stamp(db.session),
+    )  # fmt: skip
+    results = fragment_cache().get_or_set(key, lambda: _render_results(req, htmx))
+    heading, description = _catalog_text(req.filters)
+    canonical = {"category": req.params["category"]} if "category" in req.params else {}
+    if results.page > 1:
+        canonical["page"] = results.page
+    return render_page(
+        "storefront/products.html",
+        block="results",
+        results_html=results.html,
+        filters=req.filters,
+        form=req.params,
+        sort=req.filters.effective_sort,
+        sort_labels=SORT_LABELS,
+        heading=heading,
+        page_title=_page_title(heading, results.page),
+        meta_description=description,
+        canonical_url=url_for("catalog.products", _external=True, **canonical),
+        noindex=req.refined,
+    )
+
+
+@bp.get("/products/<slug>")
+def product(slug: str):
+    """A product page; 404 when unknown, inactive or in an inactive category."""
+    # Slugs are short printable text; anything else (a NUL upsets PostgreSQL) is no product.
+    if len(slug) > 160 or any(ord(char) < 32 for char in slug):
+        abort(404)
+    item = browse.get_product(db.session, slug)
+    if item is None:
+        abort(404)
+    related = browse.related_products(db.session, item)
+    image = item.primary_image
+    return render_template(
+        "storefront/product.html",
+        product=item,
+        related=related,
+        structured_data=product_structured_data(item),
+        canonical_url=url_for("catalog.product", slug=item.slug, _external=True),
+        og_image=absolute_url(_image_url(image)) if image else None,
+    )
+
+
+def _image_url(image) -> str:
+    return media_url(image.key_for(max(image.widths))) if image.widths else ""
+
+
+@bp.get("/stock-badges")
+def stock_badges() -> Response:
+    """Fresh stock badges for `?ids=1,2,3`, as htmx out-of-band swaps (pages poll this).
+
+    Cheap on purpose: one aggregate query answers a conditional GET with 304 when nothing
+    changed; the badges are rendered only when something did. At most MAX_BADGE_IDS ids.
+    """
+    ids = browse.parse_ids(request.args.get("ids"))
+    if not ids:
+        return Response(status=204)
+    last_change, version = browse.badges_version(db.session, ids)
+    # Labels are translated: the language is part of the version.
+    etag = _digest(f"{version}|{get_locale()}|{','.join(map(str, ids))}")
+    response = make_response()
+    response.set_etag(etag)
+    if last_change is not None:
+        response.last_modified = last_change
+    # Stored by the browser but revalidated each time: the poll costs one 304 when nothing moved.
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.vary.add("Cookie")
+    response.vary.add("Accept-Language")
+    if request.if_none_match.contains(etag) or (
+        not request.if_none_match
+        and last_change is not None
+        and request.if_modified_since is not None
+        and last_change.replace(microsecond=0) <= request.if_modified_since
+    ):
+        response.status_code = 304
+        return response
+    response.set_data(
+        render_template(
+            "storefront/_stock_badges.html", products=browse.products_by_ids(db.session, ids)
+        )
+    )
+    response.mimetype = "text/html"
+    return response
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:24]

@@ -1,5 +1,106 @@
-"""(being written) seo pages."""
+"""What search engines read: /sitemap.xml, /robots.txt and the product's structured data.
 
-from flask import Blueprint
+Choices (see README, "SEO"):
+- Canonical URLs are absolute. The catalogue's canonical keeps only `category` and `page`, so
+  sorted/filtered permutations fold into one URL; search results and filtered views also say
+  `noindex,follow` (crawlers follow the product links but do not index the permutations).
+- JSON-LD (`Product` + `Offer`, `BreadcrumbList`) is a data block, not a script: the strict CSP
+  (`script-src 'self'`) does not apply to it. It is serialized with `|tojson`, which escapes
+  `<`, `>`, `&` and `'`, so a product name can never close the tag.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+
+from comptoir.extensions import db
+from comptoir.services import browse
+from comptoir.services.media import media_url
 
 bp = Blueprint("seo", __name__)
+
+# Shopper-private or state-changing paths: nothing there for a search engine.
+DISALLOWED = ("/cart", "/checkout", "/account", "/admin", "/stripe/", "/stock-badges", "/lang/")
+
+
+def absolute_url(url: str) -> str:
+    """`url` made absolute against the current request's host (already absolute → unchanged)."""
+    return urljoin(request.host_url, url) if url else ""
+
+
+def product_structured_data(product) -> list[dict]:
+    """schema.org `Product` (with its `Offer`) and `BreadcrumbList` for a product page."""
+    url = url_for("catalog.product", slug=product.slug, _external=True)
+    availability = product.availability
+    shop_name = current_app.config["SHOP_NAME"]
+    data: dict = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product.name,
+        "description": " ".join((product.description or "").split())[:5000],
+        "url": url,
+        "brand": {"@type": "Brand", "name": shop_name},
+        "offers": {
+            "@type": "Offer",
+            "url": url,
+            "price": f"{product.price_cents // 100}.{product.price_cents % 100:02d}",
+            "priceCurrency": current_app.config.get("SHOP_CURRENCY", "EUR"),
+            "availability": availability.schema_org,
+            "itemCondition": "https://schema.org/NewCondition",
+            "seller": {"@type": "Organization", "name": shop_name},
+        },
+    }
+    if product.sku:
+        data["sku"] = product.sku
+    images = [
+        absolute_url(media_url(image.key_for(max(image.widths))))
+        for image in product.images
+        if image.widths
+    ]
+    if images:
+        data["image"] = images
+    if product.category is not None:
+        data["category"] = product.category.name
+
+    crumbs = [(_("Home"), url_for("catalog.home", _external=True))]
+    if product.category is not None:
+        crumbs.append(
+            (product.category.name,
+             url_for("catalog.products", category=product.category.slug, _external=True))
+        )  # fmt: skip
+    crumbs.append((product.name, url))
+    breadcrumb = {
+        "@context": "https://schema.org",
+        "@type": "BreadcrumbList",
+        "itemListElement": [
+            {"@type": "ListItem", "position": i, "name": name, "item": item}
+            for i, (name, item) in enumerate(crumbs, start=1)
+        ],
+    }
+    return [data, breadcrumb]
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    """Home, the catalogue, every active category and every visible product (with lastmod)."""
+    body = render_template(
+        "storefront/sitemap.xml",
+        categories=browse.visible_categories(db.session),
+        products=browse.sitemap_products(db.session),
+    )
+    response = Response(body, mimetype="application/xml")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """Keep crawlers out of private paths and point them at the sitemap."""
+    lines = ["User-agent: *", *(f"Disallow: {path}" for path in DISALLOWED), ""]
+    lines.append(f"Sitemap: {url_for('seo.sitemap', _external=True)}")
+    response = Response("\n".join(lines) + "\n", mimetype="text/plain")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response

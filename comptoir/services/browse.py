@@ -1,0 +1,239 @@
+"""What shoppers may see of the catalogue, and how they browse it.
+
+One visibility rule everywhere (catalogue, product page, home, related products, sitemap):
+a product is shown when it is active and its category is active or it has none.
+
+Every read here is a fixed, small number of queries whatever the page size (no N+1): the
+category comes with the product row (outer join), images come in one `selectin` query.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, case, func, or_, select, true
+from sqlalchemy.orm import Session, contains_eager, selectinload
+
+from comptoir.services.search import apply_search, search_terms
+from models import Category, Product, ProductImage
+
+SORTS = ("relevance", "price_asc", "price_desc", "newest", "name")
+MAX_BADGE_IDS = 100
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    """A validated catalogue query (the view parses request args into this)."""
+
+    q: str = ""
+    category: Category | None = None
+    min_price_cents: int | None = None
+    max_price_cents: int | None = None
+    in_stock: bool = False
+    sort: str = ""  # "" → relevance when searching, else newest
+
+    @property
+    def terms(self) -> list[str]:
+        return search_terms(self.q)
+
+    @property
+    def effective_sort(self) -> str:
+        if self.sort in SORTS and (self.sort != "relevance" or self.terms):
+            return self.sort
+        return "relevance" if self.terms else "newest"
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    """One page of results. `page` is always valid (1 ≤ page ≤ pages), `pages` ≥ 1."""
+
+    items: list[Product]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def visible(stmt: Select) -> Select:
+    """Restrict a select over Product to what shoppers may see (joins the category)."""
+    return stmt.outerjoin(Product.category).where(
+        Product.is_active.is_(True),
+        or_(Product.category_id.is_(None), Category.is_active.is_(True)),
+    )
+
+
+def _with_card_data(stmt: Select) -> Select:
+    """Load what a product card shows: the (already joined) category and the images."""
+    return stmt.options(contains_eager(Product.category), selectinload(Product.images))
+
+
+def _newest_first():
+    return (Product.created_at.desc(), Product.id.desc())
+
+
+def find_products(
+    session: Session, filters: ProductFilters, page: int = 1, per_page: int = 24
+) -> ProductPage:
+    """The catalogue: filters, full-text search, sort and one page of results.
+
+    Two queries (count, then the page) plus one for the page's images. An out-of-range `page`
+    is clamped to the nearest valid one instead of failing.
+    """
+    per_page = max(1, int(per_page))
+    stmt = visible(select(Product))
+    terms = filters.terms
+    rank = None
+    if terms:
+        stmt, rank = apply_search(session, stmt, terms)
+    if filters.category is not None:
+        stmt = stmt.where(Product.category_id == filters.category.id)
+    if filters.min_price_cents is not None:
+        stmt = stmt.where(Product.price_cents >= filters.min_price_cents)
+    if filters.max_price_cents is not None:
+        stmt = stmt.where(Product.price_cents <= filters.max_price_cents)
+    if filters.in_stock:
+        stmt = stmt.where(Product.stock_quantity > 0)
+
+    total = session.scalar(stmt.with_only_columns(func.count(Product.id)).order_by(None)) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+
+    order = {
+        "relevance": (rank, *_newest_first()) if rank is not None else _newest_first(),
+        "price_asc": (Product.price_cents.asc(), Product.id.asc()),
+        "price_desc": (Product.price_cents.desc(), Product.id.desc()),
+        "newest": _newest_first(),
+        "name": (func.lower(Product.name).asc(), Product.id.asc()),
+    }[filters.effective_sort]
+    items = []
+    if total:
+        items = session.scalars(
+            _with_card_data(stmt).order_by(*order).limit(per_page).offset((page - 1) * per_page)
+        ).all()
+    return ProductPage(items=list(items), total=total, page=page, per_page=per_page)
+
+
+def featured_products(session: Session, limit: int = 8) -> list[Product]:
+    """Featured products for the home page, newest first (the newest products if none is)."""
+    base = _with_card_data(visible(select(Product))).order_by(*_newest_first()).limit(limit)
+    featured = session.scalars(base.where(Product.is_featured.is_(True))).all()
+    return list(featured or session.scalars(base).all())
+
+
+def visible_categories(session: Session) -> list[Category]:
+    """Active categories in shop order."""
+    return list(
+        session.scalars(
+            select(Category)
+            .where(Category.is_active.is_(True))
+            .order_by(Category.position, Category.name)
+        )
+    )
+
+
+def get_product(session: Session, slug: str) -> Product | None:
+    """The product at `slug` if shoppers may see it, with category and images loaded."""
+    return session.scalars(
+        _with_card_data(visible(select(Product))).where(Product.slug == slug)
+    ).first()
+
+
+def related_products(session: Session, product: Product, limit: int = 4) -> list[Product]:
+    """Up to `limit` other visible products of the same category, those in stock first."""
+    if product.category_id is None:
+        return []
+    stmt = (
+        _with_card_data(visible(select(Product)))
+        .where(Product.category_id == product.category_id, Product.id != product.id)
+        .order_by(
+            case((Product.stock_quantity > 0, 0), else_=1),
+            Product.is_featured.desc(),
+            *_newest_first(),
+        )
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def parse_ids(raw: str | None, limit: int = MAX_BADGE_IDS) -> list[int]:
+    """`"3,1,x,3"` → `[1, 3]`: positive integers, deduplicated, sorted, at most `limit` kept."""
+    ids: set[int] = set()
+    for part in (raw or "").split(",")[: limit * 2]:
+        part = part.strip()
+        if part.isdigit() and len(part) <= 12 and int(part) > 0:
+            ids.add(int(part))
+    return sorted(ids)[:limit]
+
+
+def badges_version(session: Session, ids: list[int]) -> tuple[datetime | None, str]:
+    """(last change, version tag) of the stock badges of `ids`, in one aggregate query.
+
+    The tag changes whenever a stock level (stock_updated_at) or anything else shown in a
+    badge (active flag, threshold → updated_at) changes, so it can serve as an ETag.
+    """
+    if not ids:
+        return None, "empty"
+    stock_at, updated_at, count = session.execute(
+        select(
+            func.max(Product.stock_updated_at), func.max(Product.updated_at), func.count()
+        ).where(Product.id.in_(ids))
+    ).one()
+    stamps = [s for s in (stock_at, updated_at) if s is not None]
+    last = max(stamps) if stamps else None
+    tag = "-".join(str(s.timestamp() if s else 0) for s in (stock_at, updated_at))
+    tag = f"{count}-{tag}"
+    return last, tag
+
+
+def products_by_ids(session: Session, ids: list[int]) -> list[Product]:
+    """Products with these ids (any state: an inactive one shows as unavailable), by id."""
+    if not ids:
+        return []
+    return list(session.scalars(select(Product).where(Product.id.in_(ids)).order_by(Product.id)))
+
+
+def sitemap_products(session: Session) -> list[tuple[str, datetime]]:
+    """(slug, last modification) of every visible product, in a stable order."""
+    stmt = visible(select(Product.slug, Product.updated_at)).order_by(Product.id)
+    return [(slug, updated_at) for slug, updated_at in session.execute(stmt)]
+
+
+def _catalog_stamp_statement() -> Select:
+    products = select(
+        func.count(Product.id), func.max(Product.updated_at), func.max(Product.stock_updated_at)
+    ).subquery()
+    categories = select(func.count(Category.id), func.max(Category.updated_at)).subquery()
+    images = select(
+        func.count(ProductImage.id), func.max(ProductImage.id), func.sum(ProductImage.position)
+    ).subquery()
+    return select(products, categories, images).select_from(
+        products.join(categories, true()).join(images, true())
+    )
+
+
+# Built once: it runs on every catalogue request, and a constant statement skips SQL compilation.
+_CATALOG_STAMP = _catalog_stamp_statement()
+
+
+def catalog_stamp(session: Session) -> tuple:
+    """A value that changes whenever anything a product card or list shows changes, in one query.
+
+    Products: count, last update (name, price, flags, threshold…) and last stock change;
+    categories: count and last update; images: count, newest id and order. Part of the cache keys
+    of rendered catalogue fragments (comptoir.fragment_cache), so every worker process sees a
+    change at once. Not seen: an image's new alt text (the cache's age limit bounds that).
+    """
+    return tuple(str(value) for value in session.execute(_CATALOG_STAMP).one())

@@ -72,6 +72,11 @@ class Config:
     PRODUCTS_PER_PAGE = _int("PRODUCTS_PER_PAGE", 24)
     DEFAULT_LOW_STOCK_THRESHOLD = _int("DEFAULT_LOW_STOCK_THRESHOLD", 3)
     STOCK_BADGE_POLL_SECONDS = _int("STOCK_BADGE_POLL_SECONDS", 30)
+    # Rendered catalogue grids are reused while the catalogue is unchanged, at most this long.
+    CATALOG_CACHE_SECONDS = _int("CATALOG_CACHE_SECONDS", 60)
+
+    # Cart: the most units of one product a cart line (and so an order) may hold.
+    CART_MAX_PER_LINE = _int("CART_MAX_PER_LINE", 10)
 
     # Media (product images). Local folder by default; S3-compatible storage when MEDIA_S3_BUCKET is set.
     MEDIA_ROOT = os.environ.get("MEDIA_ROOT") or str(INSTANCE_DIR / "media")
@@ -107,6 +112,29 @@ class Config:
     STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY") or None
     STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET") or None
     STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE") or None
+    # Checkout (services.checkout / payments). Seconds per Stripe call inside a shopper's request.
+    STRIPE_TIMEOUT_SECONDS = float(os.environ.get("STRIPE_TIMEOUT_SECONDS") or 8)
+    STRIPE_MAX_NETWORK_RETRIES = _int("STRIPE_MAX_NETWORK_RETRIES", 2)
+    # Stripe Tax computes VAT instead of the shop's per-product rates (needs Stripe Tax set up).
+    STRIPE_AUTOMATIC_TAX = _bool("STRIPE_AUTOMATIC_TAX", False)
+    # Keyless test-payment page (no real charge). Always on in development/test; in production
+    # only when asked for explicitly (a demo shop), never by accident.
+    STRIPE_TEST_PAYMENTS = _bool("STRIPE_TEST_PAYMENTS", False)
+    # Minutes a Checkout Session (and its stock reservation) stays open: 30 to 1440 (Stripe's range).
+    CHECKOUT_SESSION_MINUTES = _int("CHECKOUT_SESSION_MINUTES", 30)
+    SHIPPING_METHOD_NAME = os.environ.get("SHIPPING_METHOD_NAME", "Colissimo")
+    SHIPPING_FLAT_CENTS = _int("SHIPPING_FLAT_CENTS", 690)
+    # Items total (VAT included) from which shipping is free; 0 disables free shipping.
+    SHIPPING_FREE_THRESHOLD_CENTS = _int("SHIPPING_FREE_THRESHOLD_CENTS", 8000)
+    SHIPPING_VAT_RATE_BP = _int("SHIPPING_VAT_RATE_BP", 2000)
+    SHIPPING_COUNTRIES = tuple(
+        c.strip().upper()
+        for c in os.environ.get(
+            "SHIPPING_COUNTRIES",
+            "FR,AT,BE,BG,CY,CZ,DE,DK,EE,ES,FI,GR,HR,HU,IE,IT,LT,LU,LV,MT,NL,PL,PT,RO,SE,SI,SK",
+        ).split(",")
+        if c.strip()
+    )
 
     # Mail.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
@@ -120,12 +148,27 @@ class Config:
     # Rate limiting storage (Flask-Limiter): memory by default, Redis when REDIS_URL is set.
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
+    # Accounts: throttles in Flask-Limiter syntax ("N per M minutes"), reset-link lifetime.
+    # LOGIN_RATE_LIMIT counts sign-in POSTs per IP; LOGIN_ACCOUNT_RATE_LIMIT counts failed
+    # sign-ins per email (whatever the IP); the reset limits count requests per IP / per email.
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT") or "10 per minute"
+    LOGIN_ACCOUNT_RATE_LIMIT = os.environ.get("LOGIN_ACCOUNT_RATE_LIMIT") or "5 per 15 minutes"
+    PASSWORD_RESET_RATE_LIMIT = os.environ.get("PASSWORD_RESET_RATE_LIMIT") or "10 per hour"
+    PASSWORD_RESET_ACCOUNT_RATE_LIMIT = (
+        os.environ.get("PASSWORD_RESET_ACCOUNT_RATE_LIMIT") or "3 per hour"
+    )
+    REGISTER_RATE_LIMIT = os.environ.get("REGISTER_RATE_LIMIT") or "20 per hour"  # per IP
+    PASSWORD_RESET_MAX_AGE = _int("PASSWORD_RESET_MAX_AGE", 3600)  # seconds
+    REMEMBER_COOKIE_DURATION = _int("REMEMBER_COOKIE_DAYS", 30) * 24 * 3600  # "keep me signed in"
+
 
 class DevelopmentConfig(Config):
     """`make run`: debug on, a throwaway secret key is acceptable."""
 
     DEBUG = True
     SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
+    STRIPE_TEST_PAYMENTS = True
+    STRIPE_WEBHOOK_SECRET = Config.STRIPE_WEBHOOK_SECRET or "whsec_comptoir_development_only"
 
 
 class TestConfig(Config):
@@ -140,6 +183,10 @@ class TestConfig(Config):
     STRIPE_SECRET_KEY = None
     STRIPE_API_BASE = None
     STRIPE_WEBHOOK_SECRET = "whsec_test_comptoir_webhook_secret"
+    STRIPE_TEST_PAYMENTS = True
+    STRIPE_AUTOMATIC_TAX = False
+    STRIPE_TIMEOUT_SECONDS = 8.0
+    STRIPE_MAX_NETWORK_RETRIES = 2
     MAIL_SERVER = None
     REDIS_URL = None
     RATELIMIT_ENABLED = True

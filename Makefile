@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+TEST_WORKERS ?= 2
 
 .PHONY: run test install install-dev migrate seed bench lint translations clean
 
@@ -33,7 +34,7 @@ run: install
 
 ## make test: the whole suite (SQLite always; PostgreSQL too when TEST_DATABASE_URL is set)
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 migrate: export COMPTOIR_ENV = development
 migrate: install
@@ -46,11 +47,21 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## Extract UI strings, update the catalogues, compile them.
+## make translations: extract UI strings into messages.pot, create/update each catalogue (no
+## fuzzy guesses), compile the .mo files the app loads. Then translate the empty msgstr in
+## comptoir/translations/<lang>/LC_MESSAGES/messages.po and run it again (tests/test_i18n.py
+## fails while a string is untranslated or a .mo is stale).
+I18N_DIR     := comptoir/translations
+I18N_LOCALES ?= fr
 translations: install-dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o comptoir/translations/messages.pot .
-	$(BIN)/pybabel update -i comptoir/translations/messages.pot -d comptoir/translations --no-fuzzy-matching
-	$(BIN)/pybabel compile -d comptoir/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
+		--add-location=file --project=Comptoir --copyright-holder="Comptoir contributors" \
+		-o $(I18N_DIR)/messages.pot .
+	for lang in $(I18N_LOCALES); do \
+		$(BIN)/pybabel update -i $(I18N_DIR)/messages.pot -d $(I18N_DIR) -l $$lang --init-missing \
+			--no-fuzzy-matching --ignore-obsolete || exit 1; \
+	done
+	$(BIN)/pybabel compile -d $(I18N_DIR) --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache

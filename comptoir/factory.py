@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from decimal import Decimal
+from typing import NamedTuple
 
 from flask import Flask, has_request_context, request
 from flask.logging import default_handler
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import format_currency, format_date, format_datetime, get_locale, gettext
-from flask_wtf.csrf import generate_csrf
+from flask_babel import format_currency, format_date, format_datetime, get_locale, lazy_gettext
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from comptoir import page_cache
 from comptoir.config import PROJECT_ROOT, Config, config_from_env
 from comptoir.extensions import babel, csrf, db, limiter, login_manager, migrate
 
@@ -51,6 +52,15 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
 
     register_cli(app)
     return app
+
+
+class NavCategory(NamedTuple):
+    """A category as the header and catalogue filters need it (cacheable: no ORM state)."""
+
+    id: int
+    slug: str
+    name: str
+    description: str
 
 
 class AutoSecureSessionInterface(SecureCookieSessionInterface):
@@ -144,7 +154,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "account.login"
     login_manager.login_message_category = "info"
-    login_manager.localize_callback = gettext
+    # Lazy so `make translations` extracts it; str() renders it in the visitor's language.
+    login_manager.login_message = lazy_gettext("Please log in to access this page.")
+    login_manager.localize_callback = str
 
     import models  # noqa: F401  (register every table on the metadata)
 
@@ -191,16 +203,28 @@ def _endpoint_url(endpoint: str, **values) -> str | None:
 
 
 def _nav_categories():
-    """Active categories for the header, loaded once per request."""
+    """Active categories for the header and filters, cached per process and keyed by
+    the catalogue stamp (one query shared with the product grid), so a change shows at once."""
     from flask import g
-    from sqlalchemy import select
 
     if "nav_categories" not in g:
+        from sqlalchemy import select
+
+        from comptoir.fragment_cache import fragment_cache
+        from comptoir.services.browse import catalog_stamp
         from models import Category
 
-        g.nav_categories = db.session.scalars(
-            select(Category).where(Category.is_active.is_(True)).order_by(Category.position, Category.name)
-        ).all()
+        def load():
+            rows = db.session.execute(
+                select(Category.id, Category.slug, Category.name, Category.description)
+                .where(Category.is_active.is_(True))
+                .order_by(Category.position, Category.name)
+            ).all()
+            return tuple(NavCategory(*row) for row in rows)
+
+        g.nav_categories = fragment_cache().get_or_set(
+            ("nav-categories", catalog_stamp(db.session)), load
+        )
     return g.nav_categories
 
 
@@ -209,7 +233,8 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["vat_rate"] = lambda bp: f"{Decimal(bp) / 100:g}\u00a0%"
-    app.jinja_env.globals["csrf_token"] = generate_csrf
+    app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
+    app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
     app.jinja_env.globals["endpoint_url"] = _endpoint_url
     app.jinja_env.globals["nav_categories"] = _nav_categories
     app.jinja_env.add_extension("jinja2.ext.do")
@@ -218,6 +243,8 @@ def _register_template_helpers(app: Flask) -> None:
     def shop_context():
         return {
             "shop_name": app.config["SHOP_NAME"],
+            # Overrides Flask-WTF's own context processor: placeholder while page-caching.
+            "csrf_token": page_cache.csrf_token,
             "current_locale": str(get_locale()),
             "languages": current_languages(),
             "analytics_enabled": bool(app.config.get("ANALYTICS_SCRIPT_URL")),

@@ -31,6 +31,7 @@ from comptoir.extensions import db
 from comptoir.factory import _nav_categories
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import is_htmx, render_page
+from comptoir.page_cache import cached_page
 from comptoir.services import browse
 from comptoir.services.media import media_url
 from comptoir.services.search import MAX_QUERY_CHARS
@@ -160,11 +161,13 @@ def _catalog_text(filters: browse.ProductFilters) -> tuple[str, str]:
 @bp.get("/")
 def home():
     """Hero, categories and featured products (the newest when none is featured)."""
-    return render_template(
-        "storefront/home.html",
-        products=browse.featured_products(db.session),
-        categories=_nav_categories(),
-        canonical_url=url_for("catalog.home", _external=True),
+    return cached_page(
+        lambda: render_template(
+            "storefront/home.html",
+            products=browse.featured_products(db.session),
+            categories=_nav_categories(),
+            canonical_url=url_for("catalog.home", _external=True),
+        )
     )
 
 
@@ -226,6 +229,10 @@ def products():
     The results block is rendered once per catalogue state and query, then reused
     (comptoir.fragment_cache): its key holds every input of the block and the catalogue stamp.
     """
+    return cached_page(_products_page)
+
+
+def _products_page():
     req = parse_catalog_args(request.args)
     htmx = is_htmx()
     key = (
@@ -259,6 +266,10 @@ def product(slug: str):
     # Slugs are short printable text; anything else (a NUL upsets PostgreSQL) is no product.
     if len(slug) > 160 or any(ord(char) < 32 for char in slug):
         abort(404)
+    return cached_page(lambda: _product_page(slug))
+
+
+def _product_page(slug: str):
     item = browse.get_product(db.session, slug)
     if item is None:
         abort(404)

@@ -67,7 +67,7 @@ def postgresql_schema() -> str:
     """Wipe the test database's public schema and migrate it, once per session."""
     if not PG_URL:
         pytest.skip("PostgreSQL-only test: set TEST_DATABASE_URL to run it (make test does in CI)")
-    url = normalize_database_url(PG_URL)
+    url = _worker_database(normalize_database_url(PG_URL))
     engine = create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -75,6 +75,24 @@ def postgresql_schema() -> str:
     engine.dispose()
     _migrate(url)
     return url
+
+
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own database (`<name>_gw0`…), created on demand."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _truncate_postgresql(url: str) -> None:

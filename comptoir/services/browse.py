@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import g, has_request_context
 from sqlalchemy import Select, case, func, or_, select, true
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
@@ -236,4 +237,9 @@ def catalog_stamp(session: Session) -> tuple:
     of rendered catalogue fragments (comptoir.fragment_cache), so every worker process sees a
     change at once. Not seen: an image's new alt text (the cache's age limit bounds that).
     """
-    return tuple(str(value) for value in session.execute(_CATALOG_STAMP).one())
+    if has_request_context() and "catalog_stamp" in g:
+        return g.catalog_stamp
+    stamp = tuple(str(value) for value in session.execute(_CATALOG_STAMP).one())
+    if has_request_context():
+        g.catalog_stamp = stamp  # one read per request: the grid and the header share it
+    return stamp

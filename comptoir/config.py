@@ -117,9 +117,10 @@ class Config:
     STRIPE_MAX_NETWORK_RETRIES = _int("STRIPE_MAX_NETWORK_RETRIES", 2)
     # Stripe Tax computes VAT instead of the shop's per-product rates (needs Stripe Tax set up).
     STRIPE_AUTOMATIC_TAX = _bool("STRIPE_AUTOMATIC_TAX", False)
-    # Keyless test-payment page (no real charge). Always on in development/test; in production
-    # only when asked for explicitly (a demo shop), never by accident.
-    STRIPE_TEST_PAYMENTS = _bool("STRIPE_TEST_PAYMENTS", False)
+    # Without STRIPE_SECRET_KEY, checkout uses the built-in test-payment page (no real charge,
+    # clearly marked). A live shop that must never fall back to it sets STRIPE_TEST_PAYMENTS=0:
+    # checkout is then refused with a clear message until the key is set.
+    STRIPE_TEST_PAYMENTS = _bool("STRIPE_TEST_PAYMENTS", True)
     # Minutes a Checkout Session (and its stock reservation) stays open: 30 to 1440 (Stripe's range).
     CHECKOUT_SESSION_MINUTES = _int("CHECKOUT_SESSION_MINUTES", 30)
     SHIPPING_METHOD_NAME = os.environ.get("SHIPPING_METHOD_NAME", "Colissimo")

@@ -33,6 +33,13 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     _check_config(app)
     _configure_logging(app)
+    if not (app.debug or app.testing) and not app.config.get("STRIPE_SECRET_KEY"):
+        app.logger.warning(
+            "STRIPE_SECRET_KEY is not set: %s",
+            "checkout uses the built-in test-payment page (no real charge)"
+            if app.config.get("STRIPE_TEST_PAYMENTS")
+            else "checkout is disabled (STRIPE_TEST_PAYMENTS=0)",
+        )
 
     app.session_interface = AutoSecureSessionInterface()
     if app.config["PROXY_FIX_HOPS"]:

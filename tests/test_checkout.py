@@ -630,7 +630,7 @@ def test_test_payment_page_does_not_exist_once_stripe_is_configured(app, client,
     assert client.get("/checkout/test-payment/cs_test_local_x").status_code == 404
 
 
-def test_production_without_stripe_key_refuses_checkout_instead_of_free_orders(keyless, client):
+def test_shop_that_disables_test_payments_refuses_checkout_without_stripe_key(keyless, client):
     app = keyless
     app.config["STRIPE_TEST_PAYMENTS"] = False
     pid = _product(app)

@@ -1,0 +1,59 @@
+"""Adding to the cart in a real browser: htmx updates the header in place; without JavaScript
+the same form posts and redirects back with the new count."""
+
+from __future__ import annotations
+
+import pytest
+
+from comptoir.extensions import db
+from comptoir.services.catalog import create_category, create_product
+
+COUNT = "#cart-count .cart-link__count"
+
+
+@pytest.fixture
+def shop(app, live_server):
+    with app.app_context():
+        ceramics = create_category(db.session, "Céramique", slug="ceramique")
+        create_product(
+            db.session,
+            name="Bol en grès",
+            slug="bol-en-gres",
+            price_cents=2800,
+            stock_quantity=5,
+            category_id=ceramics.id,
+        )
+        db.session.commit()
+    return live_server
+
+
+def test_adding_to_cart_with_javascript_updates_the_header_count_without_reloading(shop, page):
+    page.goto(shop("/products/bol-en-gres"))
+    assert page.locator(COUNT).inner_text() == "0"
+    page.evaluate("window.__notReloaded = 1")
+
+    with page.expect_response(lambda r: r.url.endswith("/cart/items")) as answer:
+        page.click("form.add-to-cart button[type=submit]")
+
+    assert answer.value.ok
+    page.wait_for_function(f"document.querySelector({COUNT!r}).textContent.trim() === '1'")
+    assert page.locator("#cart-drawer").is_visible()  # the drawer opens with the line
+    assert "Bol en grès" in page.locator("#cart-drawer").inner_text()
+    assert page.url.endswith("/products/bol-en-gres")
+    assert page.evaluate("window.__notReloaded === 1"), "the page was reloaded"
+
+
+def test_adding_to_cart_without_javascript_posts_and_comes_back_with_the_count(shop, nojs_page):
+    page = nojs_page
+    page.goto(shop("/products/bol-en-gres"))
+    page.fill("form.add-to-cart input[name=quantity]", "2")
+
+    with page.expect_navigation():
+        page.click("form.add-to-cart button[type=submit]")
+
+    assert page.url.endswith("/products/bol-en-gres")  # 303 back to the product
+    assert page.locator(COUNT).inner_text() == "2"
+    assert "Bol en grès" in page.locator("#flashes").inner_text()
+
+    page.goto(shop("/cart"))
+    assert "Bol en grès" in page.locator("main").inner_text()

@@ -34,8 +34,14 @@ def register_cli(app: Flask) -> None:
         create_staff_cli(email, password, is_admin=is_admin)
 
     @app.cli.command("stripe-reconcile")
-    @click.option("--since", "since_hours", default=48, show_default=True, type=int,
-                  help="Look at Checkout Sessions created in the last HOURS.")
+    @click.option(
+        "--since",
+        "since_hours",
+        default=48,
+        show_default=True,
+        type=int,
+        help="Look at Checkout Sessions created in the last HOURS.",
+    )
     def stripe_reconcile_command(since_hours: int) -> None:
         """Settle paid sessions the webhook missed, then expire stale reservations."""
         from comptoir.services.reconcile import reconcile_cli

@@ -68,7 +68,9 @@ class Product(TimestampMixin, db.Model):
     sku: Mapped[str | None] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="SET NULL"))
+    category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL")
+    )
     # Money is integer cents (EUR, VAT included); VAT rate in basis points: 2000 = 20 %, 550 = 5.5 %.
     price_cents: Mapped[int] = mapped_column(Integer)
     vat_rate_bp: Mapped[int] = mapped_column(Integer, default=2000)
@@ -106,9 +108,7 @@ class Product(TimestampMixin, db.Model):
         if qty <= 0:
             return Availability("out_of_stock", str(_l("Out of stock")), False, 0)
         if qty <= self.effective_low_stock_threshold:
-            return Availability(
-                "low_stock", str(_l("Only %(count)d left", count=qty)), True, qty
-            )
+            return Availability("low_stock", str(_l("Only %(count)d left", count=qty)), True, qty)
         return Availability("in_stock", str(_l("In stock")), True, qty)
 
     @property

@@ -26,7 +26,9 @@ from models.base import TimestampMixin, UTCDateTime, utcnow
 
 class OrderStatus(StrEnum):
     PENDING_PAYMENT = "pending_payment"  # checkout session open, stock reserved
-    PAYMENT_PROCESSING = "payment_processing"  # completed with a delayed method (SEPA…), not yet paid
+    PAYMENT_PROCESSING = (
+        "payment_processing"  # completed with a delayed method (SEPA…), not yet paid
+    )
     PAID = "paid"
     PREPARING = "preparing"
     SHIPPED = "shipped"

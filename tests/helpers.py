@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-_TOKEN_INPUT = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_TOKEN_INPUT = re.compile(
+    r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
+)
 _TOKEN_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 

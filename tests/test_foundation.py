@@ -53,7 +53,9 @@ def test_healthz_reports_database_ok(client):
 
 
 def test_healthz_answers_503_when_database_is_unreachable(tmp_path):
-    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    app = create_app(
+        TestConfig, SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none"
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["database"] == "unreachable"
@@ -61,16 +63,15 @@ def test_healthz_answers_503_when_database_is_unreachable(tmp_path):
 
 def test_models_and_migrations_agree(app):
     """Fails when a model changes without a migration (Alembic's `check`)."""
-    with app.app_context():
-        with db.engine.connect() as conn:
-            context = MigrationContext.configure(
-                conn,
-                opts={
-                    "compare_type": True,
-                    "include_name": _include_name(),
-                },
-            )
-            diff = compare_metadata(context, db.metadata)
+    with app.app_context(), db.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "compare_type": True,
+                "include_name": _include_name(),
+            },
+        )
+        diff = compare_metadata(context, db.metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
 
 

@@ -22,8 +22,11 @@ from models import (
 
 def _product(stock_quantity: int, **fields) -> int:
     product = create_product(
-        db.session, name=fields.pop("name", "Bol en grès"), price_cents=2800,
-        stock_quantity=stock_quantity, **fields,
+        db.session,
+        name=fields.pop("name", "Bol en grès"),
+        price_cents=2800,
+        stock_quantity=stock_quantity,
+        **fields,
     )
     return product.id
 

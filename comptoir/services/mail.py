@@ -6,6 +6,7 @@ message is also appended to `app.extensions["outbox"]` so tests can read what wa
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 from email.message import EmailMessage
 
@@ -29,12 +30,10 @@ def send_email(to: str | list[str], subject: str, template: str, **context) -> E
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = ", ".join(recipients)
     message.set_content(render_template(f"emails/{template}.txt", **context))
-    try:
+    with contextlib.suppress(TemplateNotFound):  # the HTML part is optional
         message.add_alternative(
             render_template(f"emails/{template}.html", **context), subtype="html"
         )
-    except TemplateNotFound:
-        pass
 
     if current_app.testing:
         outbox().append(message)

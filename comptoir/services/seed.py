@@ -69,9 +69,7 @@ class PlannedProduct:
     images: list[PlannedImage] = field(default_factory=list)
 
 
-def seed_demo(
-    product_count: int = 64, *, with_staff: bool = False, echo=click.echo
-) -> SeedSummary:
+def seed_demo(product_count: int = 64, *, with_staff: bool = False, echo=click.echo) -> SeedSummary:
     """Create the demo shop in the current app's database and commit. Idempotent.
 
     Missing demo categories are always added; products (with 1–3 generated photos each) only
@@ -116,8 +114,10 @@ def _ensure_demo_staff(session: Session) -> tuple[str, str] | None:
 
     accounts.ensure_demo_staff(session)
     user = accounts.find_user_by_email(session, accounts.DEMO_STAFF_EMAIL)
-    if user is not None and user.is_staff and verify_password(
-        user.password_hash, accounts.DEMO_STAFF_PASSWORD
+    if (
+        user is not None
+        and user.is_staff
+        and verify_password(user.password_hash, accounts.DEMO_STAFF_PASSWORD)
     ):
         return accounts.DEMO_STAFF_EMAIL, accounts.DEMO_STAFF_PASSWORD
     return None

@@ -41,9 +41,7 @@ class InsufficientStock(Exception):
         self.product_id = product_id
         self.requested = requested
         self.available = available or 0
-        super().__init__(
-            f"product {product_id}: {requested} requested, {self.available} available"
-        )
+        super().__init__(f"product {product_id}: {requested} requested, {self.available} available")
 
 
 @dataclass(frozen=True)

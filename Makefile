@@ -54,12 +54,13 @@ lint: install-dev
 I18N_DIR     := comptoir/translations
 I18N_LOCALES ?= fr
 translations: install-dev
+	mkdir -p $(I18N_DIR)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
 		--add-location=file --project=Comptoir --copyright-holder="Comptoir contributors" \
 		-o $(I18N_DIR)/messages.pot .
 	for lang in $(I18N_LOCALES); do \
 		$(BIN)/pybabel update -i $(I18N_DIR)/messages.pot -d $(I18N_DIR) -l $$lang --init-missing \
-			--no-fuzzy-matching --ignore-obsolete || exit 1; \
+			--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date || exit 1; \
 	done
 	$(BIN)/pybabel compile -d $(I18N_DIR) --statistics
 

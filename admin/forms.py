@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -67,7 +68,8 @@ class EuroField(Field):
 
 
 def _vat_choices():
-    return [SelectChoice(bp, f"{Decimal(bp) / 100:g} %") for bp in VAT_RATES_BP]
+    # Same format as the `vat_rate` template filter: `5,5 %` in French, `5.5 %` in English.
+    return [SelectChoice(bp, f"{format_decimal(Decimal(bp) / 100)}\u00a0%") for bp in VAT_RATES_BP]
 
 
 class ProductForm(FlaskForm):

@@ -105,7 +105,9 @@ class Config:
     # Procfile hosts put one router in front of the app; trust that many X-Forwarded-* hops.
     PROXY_FIX_HOPS = _int("PROXY_FIX_HOPS", 0)
 
-    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session; pages left open stay usable
+    WTF_CSRF_TIME_LIMIT = (
+        None  # the token lives as long as the session; pages left open stay usable
+    )
 
     # Stripe (issue #3). Unset secret key → the built-in test-payment page.
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
@@ -176,14 +178,18 @@ class TestConfig(Config):
     """Used by the test suite; the database URL is set by the fixtures."""
 
     TESTING = True
-    SECRET_KEY = "test-secret-key"
+    SECRET_KEY = "test-secret-key"  # noqa: S105 (test/dev only)
+    # Tests assert the English msgids, so the test shop speaks English unless a request asks for
+    # French; tests/test_i18n.py builds apps with Config's languages to check the French default.
+    LANGUAGES = ("en", "fr")
+    BABEL_DEFAULT_LOCALE = "en"
     SERVER_NAME = None
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     ANALYTICS_SCRIPT_URL = None
     ANALYTICS_SITE_ID = None
     STRIPE_SECRET_KEY = None
     STRIPE_API_BASE = None
-    STRIPE_WEBHOOK_SECRET = "whsec_test_comptoir_webhook_secret"
+    STRIPE_WEBHOOK_SECRET = "whsec_test_comptoir_webhook_secret"  # noqa: S105 (test/dev only)
     STRIPE_TEST_PAYMENTS = True
     STRIPE_AUTOMATIC_TAX = False
     STRIPE_TIMEOUT_SECONDS = 8.0

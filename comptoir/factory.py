@@ -10,7 +10,14 @@ from typing import NamedTuple
 from flask import Flask, has_request_context, request
 from flask.logging import default_handler
 from flask.sessions import SecureCookieSessionInterface
-from flask_babel import format_currency, format_date, format_datetime, get_locale, lazy_gettext
+from flask_babel import (
+    format_currency,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    lazy_gettext,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from comptoir import page_cache
@@ -95,7 +102,7 @@ def _check_config(app: Flask) -> None:
             'python -c "import secrets; print(secrets.token_hex(32))"'
         )
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = "dev-only-not-secret"
+        app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (test/dev only)
     # Flask-Login reads its remember cookie flag statically: Secure unless explicitly turned off
     # or running a plain-HTTP development/test server.
     secure = str(app.config.get("COOKIE_SECURE", "auto")).lower()
@@ -239,7 +246,8 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
-    app.jinja_env.filters["vat_rate"] = lambda bp: f"{Decimal(bp) / 100:g}\u00a0%"
+    # Locale-aware decimal: `5,5 %` in French, `5.5 %` in English.
+    app.jinja_env.filters["vat_rate"] = lambda bp: f"{format_decimal(Decimal(bp) / 100)}\u00a0%"
     app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
     app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
     app.jinja_env.globals["endpoint_url"] = _endpoint_url
@@ -259,7 +267,6 @@ def _register_template_helpers(app: Flask) -> None:
         }
 
 
-
 def _register_security_headers(app: Flask) -> None:
     """A strict CSP (no inline script or style anywhere) and the usual hardening headers."""
 
@@ -276,7 +283,9 @@ def _register_security_headers(app: Flask) -> None:
             script_src.append(origin)
             connect_src.append(origin)
         img_src = ["'self'", "data:"]
-        public_media = app.config.get("MEDIA_S3_PUBLIC_URL") or app.config.get("MEDIA_S3_ENDPOINT_URL")
+        public_media = app.config.get("MEDIA_S3_PUBLIC_URL") or app.config.get(
+            "MEDIA_S3_ENDPOINT_URL"
+        )
         if public_media:
             from urllib.parse import urlsplit
 

@@ -739,9 +739,9 @@ def test_customer_sees_their_own_order_in_detail(app, client):
         "12 rue des Potiers",
         "VAT breakdown",
         "20",
-        "46,67",
-        "9,33",
-        "56,00",
+        "€46.67",
+        "€9.33",
+        "€56.00",
     ):
         assert expected in html, expected
     assert response.headers["Cache-Control"].startswith("no-store")

@@ -324,7 +324,7 @@ def test_product_page_shows_what_a_shopper_needs(app, client):
     _add_images(app, ids["Bol en grès"], 3)
     html = _html(client.get("/products/bol-en-gres"))
     assert html.count("<h1") == 1 and ">Bol en grès</h1>" in html
-    assert "28,00" in html and "VAT incl." in html and "5.5" in html
+    assert "€28.00" in html and "VAT incl." in html and "5.5" in html
     assert "Tourné à la main." in html and "Passe au lave-vaisselle." in html
     assert f'id="stock-badge-{ids["Bol en grès"]}" class="badge badge--low_stock"' in html
     crumbs = re.search(r'<nav class="breadcrumb".*?</nav>', html, re.S).group(0)
@@ -505,7 +505,7 @@ def test_catalogue_shows_a_sale_and_a_price_change_at_once(app, client):
         db.session.get(Product, ids["Bol"]).price_cents = 3100
         db.session.commit()
     html = _html(client.get("/products", headers=HX))
-    assert "31,00" in html and "28,00" not in html
+    assert "€31.00" in html and "€28.00" not in html
 
 
 def test_cached_grids_are_kept_apart_by_language_and_by_query(app, client):

@@ -188,13 +188,13 @@ def test_paying_through_stripe_confirms_order_takes_stock_and_empties_cart(
     (mail,) = _outbox(app)
     assert mail["To"] == "camille@example.com"
     assert order.number in mail["Subject"]
-    assert "62,90" in mail.get_body(preferencelist=("plain",)).get_content()
+    assert "€62.90" in mail.get_body(preferencelist=("plain",)).get_content()
 
     page = client.get(f"/checkout/success?session_id={session_id}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert order.number in html and "confirmed" in html
-    assert "62,90" in html and "10,48" in html  # total and VAT breakdown
+    assert "€62.90" in html and "€10.48" in html  # total and VAT breakdown
 
 
 def test_free_shipping_above_threshold_and_vat_split_by_rate(app, client, fake_stripe):

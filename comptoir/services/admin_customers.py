@@ -8,18 +8,15 @@ address before the account existed show in the orders list, not here.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from flask_babel import gettext as _
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from comptoir.services.order_listing import csv_safe
+from comptoir.services.csv_export import csv_safe, euros, stream_csv
 from comptoir.services.reporting import PAID_LIKE
 from models import Order, OrderStatus, Role, User
 
@@ -148,39 +145,24 @@ def customer_orders(session: Session, user: User, limit: int = 100) -> list[Orde
     )
 
 
-def _euros(cents: int) -> str:
-    return f"{Decimal(int(cents)) / 100:.2f}"
-
-
 def export_csv(session: Session, filters: CustomerFilters) -> Iterator[str]:
     """Matching customers (all pages) as CSV chunks: UTF-8 BOM first (Excel reads the accents),
     a header, one row per customer; text cells formula-safe (`=…` becomes `'=…`)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        chunk = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return chunk
-
-    writer.writerow(
-        [_("Email"), _("Name"), _("Registered"), _("Active"), _("Paid orders"),
-         _("Lifetime value (EUR)"), _("Last order")]
-    )  # fmt: skip
-    yield "\ufeff" + flush()
+    header = [
+        _("Email"), _("Name"), _("Registered"), _("Active"), _("Paid orders"),
+        _("Lifetime value (EUR)"), _("Last order"),
+    ]  # fmt: skip
     result = session.execute(customers_query(filters).execution_options(yield_per=500))
-    for values in result:
-        row = _row(values)
-        writer.writerow(
-            [
-                csv_safe(row.user.email or ""),
-                csv_safe(row.user.full_name or ""),
-                row.user.created_at.strftime("%Y-%m-%d") if row.user.created_at else "",
-                "yes" if row.user.is_active else "no",
-                row.orders_count,
-                _euros(row.lifetime_value_cents),
-                row.last_order_at.strftime("%Y-%m-%d") if row.last_order_at else "",
-            ]
-        )
-        yield flush()
+    rows = (
+        [
+            csv_safe(row.user.email or ""),
+            csv_safe(row.user.full_name or ""),
+            row.user.created_at.strftime("%Y-%m-%d") if row.user.created_at else "",
+            "yes" if row.user.is_active else "no",
+            row.orders_count,
+            euros(row.lifetime_value_cents),
+            row.last_order_at.strftime("%Y-%m-%d") if row.last_order_at else "",
+        ]
+        for row in map(_row, result)
+    )
+    yield from stream_csv(header, rows)

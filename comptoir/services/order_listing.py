@@ -6,18 +6,16 @@ stale bookmark still lists orders. Dates are whole days in the shop's time zone.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from comptoir.services.csv_export import csv_safe, euros, stream_csv
 from comptoir.services.order_admin import STATUS_LABELS
 from models import Order, OrderEvent, OrderItem, StripeEvent, User
 
@@ -151,18 +149,6 @@ def list_orders(
 
 # --- CSV export -----------------------------------------------------------------------------
 
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formulas in text typed by shoppers (CSV injection): a leading
-    `'` makes Excel/LibreOffice show `=HYPERLINK(…)` as text instead of running it."""
-    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
-
-
-def _euros(cents: int | None) -> str:
-    return f"{Decimal(int(cents or 0)) / 100:.2f}"
-
 
 def csv_header() -> list[str]:
     return [
@@ -176,36 +162,25 @@ def export_csv(session: Session, filters: OrderFilters, *, tz: tzinfo = UTC) -> 
     """The filtered orders (all pages) as CSV text chunks: a UTF-8 BOM first (so Excel reads the
     accents), then a header and one row per order. Amounts are decimal euros (`12.50`), dates
     local to the shop, every text cell formula-safe."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        chunk = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return chunk
-
-    writer.writerow(csv_header())
-    yield "\ufeff" + flush()
     result = session.execute(orders_query(filters, tz).execution_options(yield_per=500))
-    for order, items_count in result:
-        writer.writerow(
-            [
-                csv_safe(order.number),
-                order.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-                order.status,
-                csv_safe(order.email or ""),
-                csv_safe(order.customer_name or ""),
-                int(items_count or 0),
-                _euros(order.total_cents),
-                _euros(order.vat_total_cents),
-                _euros(order.refunded_cents),
-                csv_safe(order.shipping_method or ""),
-                csv_safe(order.carrier or ""),
-                csv_safe(order.tracking_number or ""),
-            ]
-        )
-        yield flush()
+    rows = (
+        [
+            csv_safe(order.number),
+            order.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            order.status,
+            csv_safe(order.email or ""),
+            csv_safe(order.customer_name or ""),
+            int(items_count or 0),
+            euros(order.total_cents),
+            euros(order.vat_total_cents),
+            euros(order.refunded_cents),
+            csv_safe(order.shipping_method or ""),
+            csv_safe(order.carrier or ""),
+            csv_safe(order.tracking_number or ""),
+        ]
+        for order, items_count in result
+    )
+    yield from stream_csv(csv_header(), rows)
 
 
 # --- Timeline -------------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+"""Spreadsheet-friendly CSV exports for staff (orders, customers).
+
+UTF-8 with a BOM (so Excel reads accents), decimal euros with a dot, and every text cell typed
+by a shopper neutralised against formula injection.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_safe(value: str) -> str:
+    """Neutralise spreadsheet formulas in text typed by shoppers (CSV injection): a leading
+    `'` makes Excel/LibreOffice show `=HYPERLINK(…)` as text instead of running it."""
+    return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
+
+
+def euros(cents: int | None) -> str:
+    """Integer cents as decimal euros for spreadsheets: 1250 → `12.50`."""
+    return f"{Decimal(int(cents or 0)) / 100:.2f}"
+
+
+def stream_csv(header: list[str], rows: Iterable[list]) -> Iterator[str]:
+    """CSV text chunks, one per row after a BOM + header chunk (for a streamed response)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        chunk = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return chunk
+
+    writer.writerow(header)
+    yield "\ufeff" + flush()
+    for row in rows:
+        writer.writerow(row)
+        yield flush()

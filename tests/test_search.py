@@ -197,3 +197,25 @@ def test_queries_sent_to_the_engines_are_quoted_prefixes():
     sql, params = pg_tsquery(["bol", "cera"])
     assert params == {"search_t0": "bol:*", "search_t1": "cera:*"}
     assert ":search_t0" in sql and "&&" in sql and "bol" not in sql
+
+
+def test_category_name_finds_its_products_and_follows_a_rename(catalogue):
+    app = catalogue
+    assert sorted(_search(app, "atelier")) == sorted(name for name, _ in CATALOGUE)
+    with app.app_context():
+        from models import Category
+
+        ceramics = create_category(db.session, "Céramique")
+        create_product(
+            db.session, name="Vase Lune", description="Grès tourné.", price_cents=4200,
+            stock_quantity=3, category=ceramics,
+        )  # fmt: skip
+        db.session.commit()
+    assert "Vase Lune" in _search(app, "ceramique")
+    with app.app_context():
+        db.session.execute(
+            update(Category).where(Category.slug == "atelier").values(name="Fabrique")
+        )
+        db.session.commit()
+    assert _search(app, "atelier") == []
+    assert len(_search(app, "fabrique")) == len(CATALOGUE)

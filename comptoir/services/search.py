@@ -9,15 +9,17 @@ What a shopper gets, whichever database runs the shop:
   at most MAX_QUERY_CHARS characters and MAX_TERMS words.
 
 Both databases keep a `product_search` table beside `products` (migration 0002_search), filled
-by triggers on insert, delete and changes of name/description only (stock updates never touch it).
+by triggers on insert, delete and changes of name/description/category, and on category renames
+(migration 0007_search_category); stock updates never touch it. The category name is indexed too,
+so `ceramique` finds the Céramique category's "Bol en grès".
 
 PostgreSQL: `product_search.document` is a stored tsvector (GIN index `ix_products_search`) of
-the name (weight A) and description (weight B), each through `comptoir_fr` (French stemmer after
+the name (weight A), description (weight B) and category name (weight C), each through `comptoir_fr` (French stemmer after
 `unaccent`) and `comptoir_simple` (`unaccent` only). Each term is a prefix in both: stemmed
 (plurals and word forms match) and as typed (a half-typed word still matches). Stored, not an
 expression index, because ranking reads the vector of every match (see the migration).
 
-SQLite: an FTS5 external-content table `product_search` (tokenizer `unicode61 remove_diacritics
+SQLite: an FTS5 table `product_search` (name, description, category; tokenizer `unicode61 remove_diacritics
 2`, prefix indexes), kept in step by triggers, ranked by bm25 with the name weighted 10×.
 FTS5 does not stem, so a trailing plural `s`/`x` is dropped before the prefix `*`.
 """
@@ -37,8 +39,8 @@ MAX_TERMS = 10
 
 PG_FR = "'comptoir_fr'::regconfig"
 PG_SIMPLE = "'comptoir_simple'::regconfig"
-# bm25 column weights for (name, description): a name match outranks a description match.
-FTS5_RANK = "bm25(product_search, 10.0, 1.0)"
+# bm25 column weights for (name, description, category): a name match outranks the rest.
+FTS5_RANK = "bm25(product_search, 10.0, 1.0, 2.0)"
 
 # Words too common to narrow a search, dropped from queries on both databases (PostgreSQL's French
 # configuration would drop them, but its unstemmed half and FTS5 keep every word).

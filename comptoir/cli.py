@@ -20,7 +20,8 @@ def register_cli(app: Flask) -> None:
 
         from comptoir.services.seed import seed_demo
 
-        with_staff = current_app.debug if staff is None else staff
+        # `flask run`/the CLI reset app.debug from FLASK_DEBUG, so ask the configuration.
+        with_staff = current_app.config["ENV_NAME"] == "development" if staff is None else staff
         seed_demo(product_count=products, with_staff=with_staff)
 
     @app.cli.command("create-staff")

@@ -44,6 +44,7 @@ def normalize_database_url(url: str) -> str:
 class Config:
     """Base settings; each class attribute can be overridden by the environment variable of the same name."""
 
+    ENV_NAME = "production"
     DEBUG = False
     TESTING = False
 
@@ -168,6 +169,7 @@ class Config:
 class DevelopmentConfig(Config):
     """`make run`: debug on, a throwaway secret key is acceptable."""
 
+    ENV_NAME = "development"
     DEBUG = True
     SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
     STRIPE_TEST_PAYMENTS = True
@@ -177,6 +179,7 @@ class DevelopmentConfig(Config):
 class TestConfig(Config):
     """Used by the test suite; the database URL is set by the fixtures."""
 
+    ENV_NAME = "test"
     TESTING = True
     SECRET_KEY = "test-secret-key"  # noqa: S105 (test/dev only)
     # Tests assert the English msgids, so the test shop speaks English unless a request asks for

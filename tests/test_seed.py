@@ -121,3 +121,31 @@ def test_bulk_products_for_benchmarks_are_fast_and_can_be_added_in_batches(app):
         assert _count(Category) == 7
         assert db.session.scalar(select(func.sum(StockMovement.delta))) == 500 * 20
         assert all(p.images == [] for p in first[:5])
+
+
+def test_seed_prints_a_working_demo_admin_login_only_when_asked(app, runner):
+    from sqlalchemy import select
+
+    from models import User
+
+    quiet = runner.invoke(args=["seed-demo", "--products", "0"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "Demo staff login" not in quiet.output  # test/production: never implied
+    with app.app_context():
+        assert db.session.scalar(select(User.id)) is None
+
+    result = runner.invoke(args=["seed-demo", "--products", "0", "--staff"])
+    assert result.exit_code == 0, result.output
+    assert "Demo staff login (admin): atelier@comptoir.test / comptoir-demo-2026" in result.output
+    client = app.test_client()
+    from tests.helpers import csrf_token
+
+    token = csrf_token(client, "/account/login")
+    response = client.post(
+        "/account/login",
+        data={"email": "atelier@comptoir.test", "password": "comptoir-demo-2026",
+              "csrf_token": token, "next": "/admin/"},
+    )  # fmt: skip
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"].endswith("/admin/")
+    assert client.get("/admin/").status_code == 200

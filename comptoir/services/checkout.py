@@ -331,8 +331,23 @@ def abandon_order(session: Session, order_id: int, *, kind: str, message: str) -
     Only an order still `pending_payment` is touched (under its row lock): a paid order is never
     cancelled. True when this call cancelled it.
     """
-    order = lock_order(session, order_id)
-    if order.status != OrderStatus.PENDING_PAYMENT.value:
+    return cancel_unpaid(session, lock_order(session, order_id), kind=kind, message=message)
+
+
+def cancel_unpaid(
+    session: Session,
+    order: Order,
+    *,
+    kind: str,
+    message: str,
+    from_statuses: tuple[str, ...] = (OrderStatus.PENDING_PAYMENT.value,),
+) -> bool:
+    """Cancel an order that is still unpaid and put its reserved units back on sale; flushes.
+
+    The caller holds the order's row lock. Only an order in `from_statuses` is touched, so a
+    late or replayed event never cancels a paid order. True when this call cancelled it.
+    """
+    if order.status not in from_statuses:
         return False
     stock.release(session, order.id, note=kind)
     order.status = OrderStatus.CANCELLED.value

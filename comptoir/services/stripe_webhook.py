@@ -23,15 +23,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from comptoir.extensions import db
-from comptoir.services import notifications, payments, stock
-from comptoir.services.checkout import add_event, lock_order
+from comptoir.services import notifications, payments
+from comptoir.services.checkout import add_event, cancel_unpaid, lock_order
 from comptoir.services.fulfilment import (
     fulfill_checkout,
     order_for_checkout_session,
     order_for_payment_intent,
     stripe_id,
 )
-from models import Order, OrderStatus, Refund, RefundStatus, StripeEvent, utcnow
+from models import Order, OrderStatus, Refund, RefundStatus, StripeEvent
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,15 @@ def _payment_failed(session: Session, checkout_session: dict) -> str:
     order = _locked_order_for_session(session, checkout_session)
     if order is None:
         return "ignored: unknown session"
-    if order.status not in (
-        OrderStatus.PENDING_PAYMENT.value,
-        OrderStatus.PAYMENT_PROCESSING.value,
+    unpaid = (OrderStatus.PENDING_PAYMENT.value, OrderStatus.PAYMENT_PROCESSING.value)
+    if not cancel_unpaid(
+        session,
+        order,
+        kind="payment_failed",
+        message="The delayed payment failed; units back on sale.",
+        from_statuses=unpaid,
     ):
         return f"ignored: order is {order.status}"
-    stock.release(session, order.id, note="payment failed")
-    order.status = OrderStatus.CANCELLED.value
-    order.cancelled_at = utcnow()
-    add_event(order, "payment_failed", "The delayed payment failed; units back on sale.")
-    session.flush()
     return "cancelled"
 
 
@@ -64,14 +63,11 @@ def _session_expired(session: Session, checkout_session: dict) -> str:
     order = _locked_order_for_session(session, checkout_session)
     if order is None:
         return "ignored: unknown session"
-    if order.status != OrderStatus.PENDING_PAYMENT.value:
-        # Never cancel a paid (or processing) order because an older event arrived late.
+    # Never cancel a paid (or processing) order because an older event arrived late.
+    if not cancel_unpaid(
+        session, order, kind="expired", message="Checkout Session expired; units back on sale."
+    ):
         return f"ignored: order is {order.status}"
-    stock.release(session, order.id, note="checkout expired")
-    order.status = OrderStatus.CANCELLED.value
-    order.cancelled_at = utcnow()
-    add_event(order, "expired", "Checkout Session expired; units back on sale.")
-    session.flush()
     return "cancelled"
 
 

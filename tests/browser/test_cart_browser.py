@@ -4,6 +4,7 @@ the same form posts and redirects back with the new count."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from comptoir.extensions import db
 from comptoir.services.catalog import create_category, create_product
@@ -36,7 +37,9 @@ def test_adding_to_cart_with_javascript_updates_the_header_count_without_reloadi
         page.click("form.add-to-cart button[type=submit]")
 
     assert answer.value.ok
-    page.wait_for_function(f"document.querySelector({COUNT!r}).textContent.trim() === '1'")
+    # expect() polls with Playwright's own selector engine; wait_for_function would compile the
+    # string in the page, which the shop's CSP (no 'unsafe-eval') forbids once it has to retry.
+    expect(page.locator(COUNT)).to_have_text("1")
     assert page.locator("#cart-drawer").is_visible()  # the drawer opens with the line
     assert "Bol en grès" in page.locator("#cart-drawer").inner_text()
     assert page.url.endswith("/products/bol-en-gres")

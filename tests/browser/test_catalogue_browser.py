@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from comptoir.extensions import db
 from comptoir.services.catalog import create_category, create_product
@@ -109,16 +110,12 @@ def test_back_restores_the_previous_results_and_address(shop, page):
 
     page.go_back()
     page.wait_for_url(lambda url: "category=bougies" in url and "in_stock" not in url)
-    page.wait_for_function(
-        "document.querySelectorAll('#product-results .product-card').length === 2"
-    )
+    expect(page.locator("#product-results .product-card")).to_have_count(2)
     assert grid_names(page) == CANDLES
 
     page.go_back()
     page.wait_for_url(lambda url: url.endswith("/products"))
-    page.wait_for_function(
-        f"document.querySelectorAll('#product-results .product-card').length === {PER_PAGE}"
-    )
+    expect(page.locator("#product-results .product-card")).to_have_count(PER_PAGE)
     assert grid_names(page) <= CERAMICS | CANDLES
     assert page.locator("h1").inner_text() != "Bougies"
 

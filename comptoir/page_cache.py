@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, current_app, g, make_response, render_template, request, session
+from flask import Response, current_app, g, make_response, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -77,5 +77,7 @@ def cached_page(render: Callable[[], object]) -> Response:
     if CSRF_PLACEHOLDER in body:
         body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
     if CART_LINK_MARKER in body:
-        body = body.replace(CART_LINK_MARKER, render_template("partials/_cart_link.html"), 1)
+        from storefront.cart import header_cart_link
+
+        body = body.replace(CART_LINK_MARKER, header_cart_link(), 1)
     return Response(body, status, headers)

@@ -23,11 +23,13 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import user_logged_in
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from comptoir.extensions import db
+from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import add_vary, is_htmx, render_page
 from comptoir.services import cart as carts
 from storefront.prefs import safe_next
@@ -55,6 +57,16 @@ def _cart_count() -> int:
             current_app.logger.exception("cart count unavailable")
             g.cart_count = 0
     return g.cart_count
+
+
+def header_cart_link() -> str:
+    """The header's cart link for this visitor (for pages served from the page cache).
+
+    It only varies with the language and the number of units, so each variant is rendered once
+    per process and reused.
+    """
+    key = ("cart-link", str(get_locale()), request.script_root, _cart_count())
+    return fragment_cache().get_or_set(key, lambda: render_template("partials/_cart_link.html"))
 
 
 # --- Pages --------------------------------------------------------------------------------------

@@ -406,15 +406,17 @@ def summarize(cart: Cart | None) -> CartSummary:
 
 def count_units(session: Session, *, user_id: int | None, token: str | None) -> int:
     """Units in a cart in one query (for the header); 0, and no query, when nothing names a cart."""
-    stmt = select(func.coalesce(func.sum(CartItem.quantity), 0)).join(
-        Cart, Cart.id == CartItem.cart_id
-    )
     if user_id is not None:
-        stmt = stmt.where(Cart.user_id == user_id)
+        owner = Cart.user_id == user_id
     elif token:
-        stmt = stmt.where(Cart.token == token, Cart.user_id.is_(None))
+        owner = (Cart.token == token) & Cart.user_id.is_(None)
     else:
         return 0
+    stmt = (
+        select(func.coalesce(func.sum(CartItem.quantity), 0))
+        .join(Cart, Cart.id == CartItem.cart_id)
+        .where(owner)
+    )
     return int(session.scalar(stmt) or 0)
 
 

@@ -5,8 +5,8 @@ For each query:
   is a shopper's wait), p50/p99 over the run — on a server with the fragment cache off
   (CATALOG_CACHE_SECONDS=0: every request really searches; the target is judged on this) and
   on the production settings (the same query repeated: served from the fragment cache);
-- service: `browse.find_products()` in-process (every query of a results page: count, page,
-  images, plus SQLAlchemy), p50 over SQL_RUNS runs;
+- service: `browse.find_products()` in-process (every query of a results page: the page with its
+  total, its images, plus SQLAlchemy), p50 over SQL_RUNS runs;
 - SQL: the same statements under `EXPLAIN (ANALYZE)`, summed execution time as PostgreSQL
   measures it (no network, no Python), p50 — and whether the GIN index `ix_products_search`
   was used.

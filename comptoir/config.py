@@ -75,6 +75,11 @@ class Config:
     STOCK_BADGE_POLL_SECONDS = _int("STOCK_BADGE_POLL_SECONDS", 30)
     # Rendered catalogue grids are reused while the catalogue is unchanged, at most this long.
     CATALOG_CACHE_SECONDS = _int("CATALOG_CACHE_SECONDS", 60)
+    # How long a worker process reuses its reading of "has the catalogue changed?" (one query)
+    # at most. Its own changes, and on PostgreSQL other processes' (NOTIFY), show at once; this
+    # bounds the rest (SQLite shared by several processes, a listener reconnecting). 0 = ask
+    # every request.
+    CATALOG_STAMP_SECONDS = float(os.environ.get("CATALOG_STAMP_SECONDS") or 1)
 
     # Cart: the most units of one product a cart line (and so an order) may hold.
     CART_MAX_PER_LINE = _int("CART_MAX_PER_LINE", 10)

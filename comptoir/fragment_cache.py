@@ -3,10 +3,11 @@
 Rendering two dozen product cards (responsive images, prices formatted by Babel, badges) costs
 more than the queries behind them, and most visitors ask for the same few pages. Entries are
 keyed by everything the fragment depends on, including a *catalogue stamp* read from the
-database on every request (browse.catalog_stamp: product/category/image counts and last
-changes), so an edit, a sale or a new product shows at once in every worker process; the age
-limit (CATALOG_CACHE_SECONDS, 0 turns the cache off) only bounds what the stamp cannot see.
-Nothing user-specific may go into a cached fragment (no CSRF token, no cart).
+database (browse.catalog_stamp: product/category/image counts and last changes; see
+comptoir.catalog_changes for how every worker learns of a change at once), so an edit, a sale
+or a new product shows at once; the age limit (CATALOG_CACHE_SECONDS, 0 turns the cache off)
+only bounds what the stamp cannot see. Nothing user-specific may go into a cached fragment (no
+CSRF token, no cart).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from flask import g, has_request_context
 from sqlalchemy import Select, case, func, or_, select, true
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
+from comptoir.catalog_changes import recent_read
 from comptoir.services.search import apply_search, search_terms
 from models import Category, Product, ProductImage
 
@@ -81,24 +82,22 @@ def _with_card_data(stmt: Select) -> Select:
     return stmt.options(contains_eager(Product.category), selectinload(Product.images))
 
 
-def _newest_first():
-    return (Product.created_at.desc(), Product.id.desc())
-
-
 def find_products(
     session: Session, filters: ProductFilters, page: int = 1, per_page: int = 24
 ) -> ProductPage:
     """The catalogue: filters, full-text search, sort and one page of results.
 
-    Two queries (count, then the page) plus one for the page's images. An out-of-range `page`
-    is clamped to the nearest valid one instead of failing.
+    One query for the page and the total number of matches, plus one for the page's images.
+    The query first picks the page's product ids and the total (a window count) over narrow
+    rows, then loads those products with their category. An out-of-range `page` is clamped to
+    the nearest valid one instead of failing (that rare case costs a count and a second query).
     """
     per_page = max(1, int(per_page))
     stmt = visible(select(Product))
     terms = filters.terms
-    rank = None
+    relevance = None
     if terms:
-        stmt, rank = apply_search(session, stmt, terms)
+        stmt, relevance = apply_search(session, stmt, terms)
     if filters.category is not None:
         stmt = stmt.where(Product.category_id == filters.category.id)
     if filters.min_price_cents is not None:
@@ -108,23 +107,59 @@ def find_products(
     if filters.in_stock:
         stmt = stmt.where(Product.stock_quantity > 0)
 
-    total = session.scalar(stmt.with_only_columns(func.count(Product.id)).order_by(None)) or 0
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-
-    order = {
-        "relevance": (rank, *_newest_first()) if rank is not None else _newest_first(),
-        "price_asc": (Product.price_cents.asc(), Product.id.asc()),
-        "price_desc": (Product.price_cents.desc(), Product.id.desc()),
-        "newest": _newest_first(),
-        "name": (func.lower(Product.name).asc(), Product.id.asc()),
+    keys = {  # (sort key, descending)
+        "relevance": [(relevance, True), *_NEWEST] if relevance is not None else _NEWEST,
+        "price_asc": [(Product.price_cents, False), (Product.id, False)],
+        "price_desc": [(Product.price_cents, True), (Product.id, True)],
+        "newest": _NEWEST,
+        "name": [(func.lower(Product.name), False), (Product.id, False)],
     }[filters.effective_sort]
-    items = []
-    if total:
-        items = session.scalars(
-            _with_card_data(stmt).order_by(*order).limit(per_page).offset((page - 1) * per_page)
+
+    def ordered(columns) -> list:
+        return [
+            c.desc() if descending else c.asc()
+            for c, (_, descending) in zip(columns, keys, strict=True)
+        ]
+
+    def one_page(number: int) -> list:
+        picked = (
+            stmt.with_only_columns(
+                Product.id,
+                func.count().over().label("total"),
+                *(key.label(f"key_{i}") for i, (key, _) in enumerate(keys)),
+            )
+            .order_by(*ordered([key for key, _ in keys]))
+            .limit(per_page)
+            .offset((number - 1) * per_page)
+            .subquery("picked")
+        )
+        sort_columns = [picked.c[f"key_{i}"] for i in range(len(keys))]
+        return session.execute(
+            _with_card_data(
+                select(Product, picked.c.total)
+                .join(picked, picked.c.id == Product.id)
+                .outerjoin(Product.category)
+            ).order_by(*ordered(sort_columns))
         ).all()
-    return ProductPage(items=list(items), total=total, page=page, per_page=per_page)
+
+    page = max(1, page)
+    rows = one_page(page)
+    if rows or page == 1:
+        total = rows[0][1] if rows else 0
+    else:
+        total = session.scalar(stmt.with_only_columns(func.count(Product.id)).order_by(None)) or 0
+        last = max(1, math.ceil(total / per_page))
+        if page > last:
+            page = last
+            rows = one_page(page) if total else []
+    return ProductPage(items=[row[0] for row in rows], total=total, page=page, per_page=per_page)
+
+
+_NEWEST = [(Product.created_at, True), (Product.id, True)]  # (sort key, descending)
+
+
+def _newest_first():
+    return tuple(key.desc() for key, _ in _NEWEST)
 
 
 def featured_products(session: Session, limit: int = 8) -> list[Product]:
@@ -234,12 +269,17 @@ def catalog_stamp(session: Session) -> tuple:
 
     Products: count, last update (name, price, flags, threshold…) and last stock change;
     categories: count and last update; images: count, newest id and order. Part of the cache keys
-    of rendered catalogue fragments (comptoir.fragment_cache), so every worker process sees a
-    change at once. Not seen: an image's new alt text (the cache's age limit bounds that).
+    of rendered catalogue pages and fragments (comptoir.fragment_cache). Read again only when it
+    may be outdated (comptoir.catalog_changes: a commit by this process, a PostgreSQL NOTIFY
+    from another, or CATALOG_STAMP_SECONDS), so a busy catalogue page needs no database round
+    trip at all. Not seen: an image's new alt text (the cache's age limit bounds that).
     """
-    if has_request_context() and "catalog_stamp" in g:
-        return g.catalog_stamp
-    stamp = tuple(str(value) for value in session.execute(_CATALOG_STAMP).one())
     if has_request_context():
-        g.catalog_stamp = stamp  # one read per request: the grid and the header share it
-    return stamp
+        if "catalog_stamp" not in g:  # the grid and the header share one value per request
+            g.catalog_stamp = recent_read("catalog_stamp").get(lambda: _read_stamp(session))
+        return g.catalog_stamp
+    return _read_stamp(session)
+
+
+def _read_stamp(session: Session) -> tuple:
+    return tuple(str(value) for value in session.execute(_CATALOG_STAMP).one())

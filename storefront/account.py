@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_login.config import COOKIE_NAME
 from limits import parse_many
 from wtforms import SelectChoice
 
@@ -324,6 +325,13 @@ def profile():
             _field_error(form, error)
         else:
             db.session.commit()
+            if "password" in changed:
+                # Every other browser is now signed out (User.get_id); this one stays signed in,
+                # remembered if it was.
+                remembered = (
+                    current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
+                )
+                login_user(_me(), remember=remembered)
             flash(_("Your details are saved.") if changed else _("Nothing to change."), "success")
             response = redirect(url_for("account.profile"), code=303)
             if "locale" in changed:

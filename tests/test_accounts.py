@@ -520,6 +520,56 @@ def test_profile_updates_name_and_language(app, client):
         assert (user.full_name, user.locale) == ("Claire Dubois", "en")
 
 
+def test_changing_the_password_signs_every_other_browser_out(app, client):
+    _user(app)
+    _login(client, remember="y")  # this browser, remembered
+    laptop = app.test_client()
+    _login(laptop)
+    phone = app.test_client()
+    _login(phone, remember="y")
+    assert laptop.get("/account/").status_code == 200
+    assert phone.get("/account/").status_code == 200
+
+    response = _profile(
+        client, password=NEW_PASSWORD, password_confirm=NEW_PASSWORD, current_password=PASSWORD
+    )
+    assert response.status_code == 303
+
+    assert client.get("/account/").status_code == 200  # the browser that changed it stays in
+    client.delete_cookie("session")
+    assert client.get("/account/").status_code == 200  # and is still remembered
+    for other in (laptop, phone):  # the others are out, remember-me cookie or not
+        response = other.get("/account/")
+        assert response.status_code == 302
+        assert urlsplit(response.headers["Location"]).path == "/account/login"
+    phone.delete_cookie("session")
+    assert phone.get("/account/").status_code == 302
+
+
+def test_a_password_reset_signs_every_other_browser_out(app, client):
+    _user(app)
+    stolen = app.test_client()
+    _login(stolen, remember="y")
+    assert stolen.get("/account/").status_code == 200
+
+    _request_reset(client, "claire@example.com")
+    assert _choose_password(client, _reset_link(app)).status_code == 303
+
+    assert client.get("/account/").status_code == 200
+    assert stolen.get("/account/").status_code == 302
+    stolen.delete_cookie("session")
+    assert stolen.get("/account/").status_code == 302
+
+
+def test_a_session_id_without_a_valid_fingerprint_is_anonymous(app, client):
+    user_id = _user(app)
+    for forged in (str(user_id), f"{user_id}:", f"{user_id}:0123456789abcdef0123", "x:y"):
+        with client.session_transaction() as browser_session:
+            browser_session["_user_id"] = forged
+            browser_session["_fresh"] = True
+        assert client.get("/account/").status_code == 302, forged
+
+
 def test_changing_email_or_password_needs_the_current_password(app, client):
     user_id = _user(app)
     _user(app, "paul@example.com")

@@ -266,8 +266,8 @@ def test_logged_in_customer_is_prefilled_on_stripe(app, client, fake_stripe):
         db.session.add(user)
         db.session.commit()
         user_id = user.id
-    with client.session_transaction() as browser_session:
-        browser_session["_user_id"] = str(user_id)
+    with app.app_context(), client.session_transaction() as browser_session:
+        browser_session["_user_id"] = db.session.get(User, user_id).get_id()
         browser_session["_fresh"] = True
     add_to_cart(client, pid, 1)
 

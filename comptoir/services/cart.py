@@ -476,7 +476,7 @@ def current_user_id() -> int | None:
     from flask_login import current_user
 
     if getattr(current_user, "is_authenticated", False):
-        return int(current_user.get_id())
+        return current_user.id
     return None
 
 

@@ -289,6 +289,11 @@ class TestSmallUploadLimit:
             assert "too large" in str(excinfo.value) and "20 KB" in str(excinfo.value)
             assert db.session.scalars(select(ProductImage)).all() == []
         assert not any(p.is_file() for p in Path(app.config["MEDIA_ROOT"]).rglob("*"))
+        with app.test_request_context(headers={"Accept-Language": "fr"}):
+            product = db.session.scalars(select(Product)).first()
+            with pytest.raises(ImageRejected) as excinfo:
+                add_product_image(db.session, product, data, "")
+            assert "la limite est de 20\u00a0Ko" in str(excinfo.value)  # French units
 
 
 def test_images_are_appended_in_order_and_alt_text_defaults_to_the_product_name(app):

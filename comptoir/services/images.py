@@ -90,8 +90,11 @@ def _max_upload_bytes() -> int:
     return 15 * 1024 * 1024
 
 
-def _human_size(n: int) -> str:
-    return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{max(1, n // 1024)} KB"
+def _human_size(n: int):
+    """`15 MB` in English, `15 Mo` in French: lazy, so it follows the language of the message."""
+    if n >= 1024 * 1024:
+        return _l("%(count)d MB", count=round(n / (1024 * 1024)))
+    return _l("%(count)d KB", count=max(1, n // 1024))
 
 
 def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImage:

@@ -148,18 +148,27 @@ def _existing_cart():
 
 
 def _done(cart, message: str, category: str = "success"):
-    """Commit, then the drawer (htmx) or a 303 back to where the shopper was."""
-    db.session.commit()
-    flash(message, category)
+    """Commit, then the drawer (htmx) or a 303 back to where the shopper was.
+
+    The response is built from this transaction's own rows before the commit: the commit
+    expires every loaded object, and reading the cart again afterwards costs a pool checkout
+    and a reload of the cart, its lines and their products (about a third of an add).
+    """
+    guest_token = cart.token if cart is not None and cart.user_id is None else None
     if is_htmx():
-        summary = carts.summarize(cart)
-        response = _drawer_response(summary, with_flash=True)
+        # Rendered before the commit; the flash is consumed by this rendering, so a failed
+        # commit (a 500) cannot leave a false "added" message for the next page.
+        flash(message, category)
+        response = _drawer_response(carts.summarize(cart), with_flash=True)
+        db.session.commit()
     else:
         response = redirect(_back(), code=303)
+        db.session.commit()
+        flash(message, category)
     _private(response)
-    if cart is not None and cart.user_id is None:
+    if guest_token is not None:
         # Every change re-signs the guest cookie: the cart lives 30 days after its last change.
-        carts.set_cart_cookie(response, cart.token)
+        carts.set_cart_cookie(response, guest_token)
     return response
 
 

@@ -185,7 +185,7 @@ class RestockForm(FlaskForm):
 
 
 class ImageUploadForm(FlaskForm):
-    images = MultipleFileField(_l("Photos (JPEG, PNG or WebP)"))
+    images = MultipleFileField(_l("Photos (JPEG, PNG, WebP or HEIC)"))
     alt_text = StringField(
         _l("Description of the photos (alt text)"), validators=[Optional(), Length(max=300)]
     )

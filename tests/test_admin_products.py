@@ -499,7 +499,7 @@ def test_uploading_photos_strips_gps_and_refuses_non_images_per_file(app, staff)
     messages = flashes(html)
     assert response.status_code == 200
     assert "2 photos added." in messages
-    assert any("notes.jpg" in m and "JPEG, PNG or WebP" in m for m in messages)
+    assert any("notes.jpg" in m and "JPEG, PNG, WebP or HEIC" in m for m in messages)
     images = gallery(app, pid)
     assert [alt for _, alt, _, _ in images] == ["Bol bleu vu de dessus"] * 2
     with app.app_context():
@@ -510,6 +510,20 @@ def test_uploading_photos_strips_gps_and_refuses_non_images_per_file(app, staff)
         assert not img.getexif() and b"PhoneMaker" not in stored
         assert "exif" not in img.info
     assert audit_actions(app, pid) == ["image.add", "image.add"]
+
+
+def test_a_heic_photo_from_an_iphone_is_added_like_any_other(app, staff):
+    from tests.test_images import heic_with_gps
+
+    pid = product_id(app, "Bol « Lune »")
+    response = upload(staff, pid, [("IMG_0042.HEIC", heic_with_gps(orientation=6))])
+    assert "1 photo added." in flashes(response.get_data(as_text=True))
+    ((_, alt, key, widths),) = gallery(app, pid)
+    assert alt == "Bol « Lune »" and widths == [320, 640, 960, 1200]
+    with app.app_context():
+        stored = get_storage().read(f"{key}-1200.webp")
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.size == (1200, 1600) and not img.getexif() and b"PhoneMaker" not in stored
 
 
 def test_an_oversized_photo_and_a_decompression_bomb_are_refused_with_a_message(app, staff):

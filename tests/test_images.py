@@ -1,4 +1,4 @@
-"""Product photos: only real JPEG/PNG/WebP get in, and what gets out is clean, upright WebP."""
+"""Product photos: only real JPEG/PNG/WebP/HEIC get in, and what gets out is clean, upright WebP."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 import zlib
 from pathlib import Path
 
+import pillow_heif
 import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import select
@@ -55,6 +56,23 @@ def jpeg_with_gps(width: int = 1600, height: int = 1200, orientation: int = 1) -
     gps[4] = (2.0, 21.0, 7.0)
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/>SecretXMP</x:xmpmeta>'
     return encode(photo(width, height), "JPEG", exif=exif.tobytes(), xmp=xmp, quality=90)
+
+
+def heic_with_gps(width: int = 1600, height: int = 1200, orientation: int = 1) -> bytes:
+    """What an iPhone saves: HEIC with EXIF (orientation, GPS) and XMP. pillow-heif (a test
+    dependency) encodes it; the shop only decodes, with pi-heif."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 24.0)
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/>SecretXMP</x:xmpmeta>'
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(photo(width, height)).save(
+        buf, quality=85, exif=exif.tobytes(), xmp=xmp
+    )
+    data = buf.getvalue()
+    assert data[4:12] == b"ftypheic" and b"PhoneMaker" in data and b"SecretXMP" in data
+    return data
 
 
 def png_declaring(width: int, height: int) -> bytes:
@@ -106,7 +124,10 @@ SVG = (
     ],
 )
 def test_files_that_are_not_jpeg_png_or_webp_are_refused(plain_app, data):
-    with plain_app.test_request_context(), pytest.raises(ImageRejected, match="JPEG, PNG or WebP"):
+    with (
+        plain_app.test_request_context(),
+        pytest.raises(ImageRejected, match="JPEG, PNG, WebP or HEIC"),
+    ):
         process_image(data)
 
 
@@ -246,6 +267,31 @@ def test_an_exif_rotated_phone_photo_comes_out_upright(plain_app):
         # The marker that was top-left in the stored pixels is now top-right.
         assert img.getpixel((310, 10))[0] > 200 and img.getpixel((310, 10))[1] < 60
         assert img.getpixel((10, 10))[0] < 220 and img.getpixel((10, 10))[1] > 90
+
+
+def test_an_iphone_heic_photo_comes_out_upright_and_without_its_metadata(plain_app):
+    with plain_app.test_request_context():
+        processed = process_image(heic_with_gps(orientation=6))
+    assert (processed.width, processed.height) == (1200, 1600)  # portrait, as it was taken
+    assert processed.widths == [320, 640, 960, 1200]
+    for data in processed.variants.values():
+        assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+        for marker in (b"Exif", b"PhoneMaker", b"SecretXMP"):
+            assert marker not in data
+    with Image.open(io.BytesIO(processed.variants[320])) as img:
+        assert img.size == (320, 427) and not img.getexif()
+        # Turned once, not twice: the marker stored top-left is now top-right.
+        assert img.getpixel((310, 10))[0] > 200 and img.getpixel((310, 10))[1] < 60
+        assert img.getpixel((10, 10))[0] < 220 and img.getpixel((10, 10))[1] > 90
+
+
+def test_a_truncated_heic_is_refused_with_a_message(plain_app):
+    data = heic_with_gps()
+    with plain_app.test_request_context():
+        for cut in (40, len(data) // 2, len(data) - 10):
+            # libheif reads the whole container when opening: a cut file is not an image at all.
+            with pytest.raises(ImageRejected, match="not a supported image"):
+                process_image(data[:cut])
 
 
 # --- the gallery service ------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The pipeline (`process_image`) trusts only what Pillow actually decodes — neve
 or the declared content type:
 
 1. size cap (`MAX_IMAGE_UPLOAD_BYTES`) checked on the raw bytes, before any decoding;
-2. only JPEG, PNG and WebP decoders are even tried (GIF, SVG, PDF, TIFF… are refused);
+2. only JPEG, PNG, WebP and HEIC/HEIF decoders are even tried (GIF, SVG, PDF, TIFF… are
+   refused); HEIC is what iPhones and macOS Photos save, decoded by libheif (pi-heif);
 3. decompression bombs: the header's declared size is checked against `MAX_PIXELS` before the
    pixels are decoded, and Pillow's DecompressionBombWarning is an error in this process;
 4. truncated or corrupt files are refused (decoding errors are caught, never half-accepted);
@@ -24,6 +25,7 @@ import logging
 import warnings
 from dataclasses import dataclass, field
 
+import pi_heif
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageCms, ImageFile, ImageOps
@@ -36,7 +38,7 @@ from models import Product, ProductImage
 log = logging.getLogger(__name__)
 
 VARIANT_WIDTHS: tuple[int, ...] = (320, 640, 960, 1600)
-ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP")
+ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "HEIF")
 # Pillow's JPEG opener reports multi-picture JPEGs (many cameras and phones) as "MPO": still a
 # JPEG, of which the first picture is the photo.
 _DECODED_FORMATS = {*ACCEPTED_FORMATS, "MPO"}
@@ -56,6 +58,9 @@ ALT_TEXT_MAX = 300
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 # Never accept half an image silently (Pillow's default, asserted here because it is a global).
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Pillow's "HEIF" format (.heic/.heif). libheif applies the photo's rotation while decoding and
+# resets the EXIF orientation, so `exif_transpose` below never turns it twice.
+pi_heif.register_heif_opener()
 
 
 class ImageRejected(ValueError):
@@ -124,13 +129,15 @@ def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImag
         raise ImageRejected(_too_many_pixels()) from None
     except Exception:
         raise ImageRejected(
-            _l("This file is not a supported image. Please upload a JPEG, PNG or WebP photo.")
+            _l("This file is not a supported image. Please upload a JPEG, PNG, WebP or HEIC photo.")
         ) from None
 
     with img:
         if img.format not in _DECODED_FORMATS:  # belt and braces: formats= already restricts
             raise ImageRejected(
-                _l("This file is not a supported image. Please upload a JPEG, PNG or WebP photo.")
+                _l(
+                    "This file is not a supported image. Please upload a JPEG, PNG, WebP or HEIC photo."
+                )
             )
         width, height = img.size
         # The header's size is checked BEFORE a single pixel is decoded.

@@ -19,6 +19,7 @@ from admin.guard import admin_response_headers, require_admin, require_staff
 from comptoir.extensions import db
 from comptoir.htmx import render_page
 from comptoir.services import accounts, reporting
+from comptoir.shop_time import shop_today
 from models import Role, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -43,7 +44,7 @@ def admin_only(view):
 @bp.get("/")
 def dashboard():
     default_threshold = int(current_app.config["DEFAULT_LOW_STOCK_THRESHOLD"])
-    today = reporting.today_utc()
+    today = shop_today()
     days = reporting.daily_sales(db.session, 30, today)
     return render_template(
         "admin/dashboard.html",

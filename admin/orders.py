@@ -23,7 +23,6 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -34,6 +33,7 @@ from comptoir.services import audit
 from comptoir.services import order_admin as service
 from comptoir.services.order_listing import export_csv as export_rows
 from comptoir.services.order_listing import list_orders, parse_filters, timeline
+from comptoir.shop_time import shop_zone
 
 bp = Blueprint("admin_orders", __name__, url_prefix="/admin/orders")
 bp.before_request(require_staff)
@@ -51,8 +51,7 @@ def order_helpers():
 
 
 def _shop_tz() -> ZoneInfo:
-    # Flask-Babel hands out pytz zones, which give wrong offsets with datetime(tzinfo=…).
-    return ZoneInfo(str(get_timezone()))
+    return shop_zone()
 
 
 @bp.get("")

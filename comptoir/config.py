@@ -66,7 +66,9 @@ class Config:
     # Languages: French is the shop's language, English is offered.
     LANGUAGES = ("fr", "en")
     BABEL_DEFAULT_LOCALE = "fr"
-    BABEL_DEFAULT_TIMEZONE = os.environ.get("SHOP_TIMEZONE", "Europe/Paris")
+    # The shop's calendar: dates shown to staff, "today" and the days of the sales figures.
+    SHOP_TIMEZONE = os.environ.get("SHOP_TIMEZONE") or "Europe/Paris"
+    BABEL_DEFAULT_TIMEZONE = SHOP_TIMEZONE
     BABEL_TRANSLATION_DIRECTORIES = str(PROJECT_ROOT / "comptoir" / "translations")
 
     # Catalogue.

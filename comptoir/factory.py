@@ -158,7 +158,14 @@ def current_languages() -> tuple[str, ...]:
 
 
 def _init_extensions(app: Flask) -> None:
+    from comptoir import shop_time
+
+    # One zone for Babel's dates and the database's days; an unknown name stops the start-up.
+    shop_time.shop_zone(app)
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["SHOP_TIMEZONE"]
     db.init_app(app)
+    with app.app_context():
+        shop_time.install(app, db.engine)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

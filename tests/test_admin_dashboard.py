@@ -4,13 +4,17 @@ stock alerts from the `stock_alerts` view, orders waiting; staff roles and the a
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect, select, text
 
+from comptoir import create_app
+from comptoir.config import TestConfig
 from comptoir.extensions import db
 from comptoir.services import reporting
+from comptoir.shop_time import shop_today
 from models import AuditLog, Order, Role, User
 from tests.admin_support import (
     install_test_routes,
@@ -20,7 +24,9 @@ from tests.admin_support import (
     make_user,
 )
 
-TODAY = reporting.today_utc()
+# The shop's date (SHOP_TIMEZONE, Europe/Paris in tests); `at()` builds noon UTC of a Paris date,
+# which is the same date in Paris.
+TODAY = datetime.now(ZoneInfo("Europe/Paris")).date()
 
 
 def at(days_ago: int, hour: int = 12) -> datetime:
@@ -248,10 +254,68 @@ def test_the_audit_log_page_shows_who_did_what(app, admin):
     assert "0 entries" in fragment.get_data(as_text=True)
 
 
-def test_dashboard_days_follow_utc_payment_dates(app):
-    """Late-evening payments: the day is the UTC day of payment (documented approximation)."""
+# Payments just after midnight in Paris (CET in March, CEST in July) and just before it.
+AFTER_MIDNIGHT_WINTER = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)  # 11 March, 00:30 in Paris
+AFTER_MIDNIGHT_SUMMER = datetime(2026, 7, 10, 22, 30, tzinfo=UTC)  # 11 July, 00:30 in Paris
+BEFORE_MIDNIGHT_SUMMER = datetime(2026, 7, 10, 21, 30, tzinfo=UTC)  # 10 July, 23:30 in Paris
+
+
+def _night_orders() -> None:
+    order("WINTER", status="paid", paid_at=AFTER_MIDNIGHT_WINTER)
+    order("SUMMER", status="paid", paid_at=AFTER_MIDNIGHT_SUMMER)
+    order("EVENING", status="delivered", paid_at=BEFORE_MIDNIGHT_SUMMER)
+    db.session.commit()
+
+
+def _view_days() -> list[tuple[date, int]]:
+    rows = db.session.execute(
+        select(reporting.sales_stats.c.day, reporting.sales_stats.c.orders_count).order_by(
+            reporting.sales_stats.c.day
+        )
+    )
+    return [(reporting._as_date(day), count) for day, count in rows]
+
+
+def test_sales_days_are_the_shops_days_in_paris_summer_and_winter(app):
     with app.app_context():
-        order("LATE", status="paid", paid_at=at(1, hour=23))
-        db.session.commit()
-        days = reporting.daily_sales(db.session, 3, TODAY)
-        assert [d.orders_count for d in days] == [0, 1, 0]
+        _night_orders()
+        assert _view_days() == [
+            (date(2026, 3, 11), 1),
+            (date(2026, 7, 10), 1),
+            (date(2026, 7, 11), 1),
+        ]
+        days = reporting.daily_sales(db.session, 2, date(2026, 3, 11))
+        assert [(d.day, d.orders_count) for d in days] == [
+            (date(2026, 3, 10), 0),
+            (date(2026, 3, 11), 1),
+        ]
+        today = reporting.sales_summary(db.session, date(2026, 7, 11))["today"]
+        assert today.orders_count == 1
+        # Best sellers of "the last day" start at midnight in Paris (22:00 UTC in July): the
+        # 00:30 payment is in, the 23:30 one of the day before is not.
+        (summer,) = reporting.top_products(db.session, 1, 10, date(2026, 7, 11))
+        assert summer.name == "Produit SUMMER" and summer.units == 2
+        assert len(reporting.top_products(db.session, 2, 10, date(2026, 7, 11))) == 2
+
+
+def test_shop_today_turns_at_midnight_in_the_shops_zone(app):
+    with app.app_context():
+        assert shop_today(AFTER_MIDNIGHT_WINTER) == date(2026, 3, 11)
+        assert shop_today(BEFORE_MIDNIGHT_SUMMER) == date(2026, 7, 10)
+
+
+class TestAnotherTimeZone:
+    @pytest.fixture
+    def app_overrides(self):
+        return {"SHOP_TIMEZONE": "UTC"}
+
+    def test_days_follow_SHOP_TIMEZONE(self, app):
+        with app.app_context():
+            _night_orders()
+            assert _view_days() == [(date(2026, 3, 10), 1), (date(2026, 7, 10), 2)]
+            assert shop_today(AFTER_MIDNIGHT_WINTER) == date(2026, 3, 10)
+
+
+def test_an_unknown_shop_time_zone_stops_the_start(app):
+    with pytest.raises(ValueError, match="SHOP_TIMEZONE='Europe/Atlantis' is not a time zone"):
+        create_app(TestConfig, SHOP_TIMEZONE="Europe/Atlantis")

@@ -2,8 +2,8 @@
 
 Definitions (one place, so the dashboard, the customers page and the README agree):
 - An order counts as a sale once it is paid and not fully refunded: status paid, preparing,
-  shipped or delivered (PAID_LIKE). Its day is the UTC calendar day of `paid_at` (the shop's
-  time zone is approximated by UTC: an order paid at 00:30 in Paris counts for the day before).
+  shipped or delivered (PAID_LIKE). Its day is the day of `paid_at` in the shop's time zone
+  (SHOP_TIMEZONE, comptoir/shop_time.py): an order paid at 00:30 in Paris counts for that day.
 - Revenue is money kept: order totals (VAT and shipping included) minus refunds. Refunds are
   subtracted on the day the order was paid, and fully refunded orders show in `refunded_cents`
   but not in the order count. The average basket is revenue / orders.
@@ -11,18 +11,20 @@ Definitions (one place, so the dashboard, the customers page and the README agre
   shop-wide DEFAULT_LOW_STOCK_THRESHOLD when they have none (applied here, at read time, since
   the setting can change without a migration).
 
-The views are created by migration 0006_admin on SQLite and PostgreSQL; they are queried through
+The views are created by migration 0006_admin (days in the shop's zone since 0009_shop_days) on
+SQLite and PostgreSQL; they are queried through
 table constructs so column types (dates) come back the same on both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, Integer, String, column, func, or_, select, table
 from sqlalchemy.orm import Session, selectinload
 
+from comptoir.shop_time import shop_today, start_of_day_utc
 from models import AuditLog, Order, OrderItem, OrderStatus
 
 PAID_LIKE: tuple[str, ...] = (
@@ -54,10 +56,6 @@ stock_alerts_view = table(
     column("reserved_quantity", Integer),
     column("level", String),
 )
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
 
 
 # --- Sales -------------------------------------------------------------------------------------
@@ -107,7 +105,7 @@ def period_stats(session: Session, first_day: date, last_day: date) -> PeriodSta
 
 def sales_summary(session: Session, today: date | None = None) -> dict[str, PeriodStats]:
     """Today, the last 7 days and the last 30 days (each including today)."""
-    today = today or today_utc()
+    today = today or shop_today()
     return {
         "today": period_stats(session, today, today),
         "7d": period_stats(session, today - timedelta(days=6), today),
@@ -117,7 +115,7 @@ def sales_summary(session: Session, today: date | None = None) -> dict[str, Peri
 
 def daily_sales(session: Session, days: int = 30, today: date | None = None) -> list[DayStats]:
     """One entry per day, oldest first, days without sales included (as zeros)."""
-    today = today or today_utc()
+    today = today or shop_today()
     first = today - timedelta(days=days - 1)
     rows = session.execute(
         select(
@@ -232,8 +230,8 @@ def top_products(
 ) -> list[TopProduct]:
     """Best sellers by revenue over the last `days` days: net units (restocked returns left out)
     and line totals of orders that count as sales (see the module docstring)."""
-    today = today or today_utc()
-    since = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), tzinfo=UTC)
+    today = today or shop_today()
+    since = start_of_day_utc(today - timedelta(days=days - 1))
     units = func.sum(OrderItem.quantity - OrderItem.refunded_quantity)
     revenue = func.sum(OrderItem.line_total_cents)
     rows = session.execute(

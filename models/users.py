@@ -44,7 +44,8 @@ class User(UserMixin, TimestampMixin, db.Model):
 
     # Flask-Login keeps get_id() in the session and the remember-me cookie. It carries a
     # fingerprint of the password hash, so a new password (changed or reset) signs every other
-    # browser out: their stored id no longer matches (see session_user_id and the user loader).
+    # browser out: their stored id no longer matches (matches_session, checked by the user
+    # loader in comptoir/factory.py).
     def get_id(self) -> str:
         return f"{self.id}:{self.session_fingerprint()}"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import urljoin
 
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from comptoir.extensions import db
@@ -93,6 +93,14 @@ def sitemap() -> Response:
     )
     response = Response(body, mimetype="application/xml")
     response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers and crawlers ask for /favicon.ico whatever the page says: point them at the icon."""
+    response = redirect(url_for("static", filename="img/favicon.svg"), code=301)
+    response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 
 

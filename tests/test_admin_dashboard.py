@@ -200,7 +200,9 @@ def test_admin_pages_are_never_cached_nor_indexed(app, staff, url):
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
     assert "noindex" in response.headers["X-Robots-Tag"]
-    assert '<meta name="robots" content="noindex, nofollow">' in response.get_data(as_text=True)
+    html = response.get_data(as_text=True)
+    assert '<meta name="robots" content="noindex, nofollow">' in html
+    assert '<link rel="icon" href="/static/img/favicon.svg"' in html  # no 404 for the tab icon
 
 
 def test_staff_management_and_audit_log_are_for_administrators(app, staff, admin):

@@ -223,6 +223,13 @@ def test_robots_txt_keeps_crawlers_out_of_private_pages(client):
     assert "Disallow: /" not in lines and "Disallow: /products" not in lines
 
 
+def test_favicon_ico_leads_to_the_shop_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    icon = client.get(response.headers["Location"])
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+
+
 def test_inactive_category_is_neither_listed_nor_linked(shop, client):
     with shop.app_context():
         assert db.session.scalar(db.select(Category).filter_by(slug="archives")) is not None

@@ -9,7 +9,6 @@ page with the reason and a 4xx status, nothing changed.
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -50,14 +49,10 @@ def order_helpers():
     }
 
 
-def _shop_tz() -> ZoneInfo:
-    return shop_zone()
-
-
 @bp.get("")
 def index():
     filters, notes = parse_filters(request.args)
-    page = list_orders(db.session, filters, tz=_shop_tz())
+    page = list_orders(db.session, filters, tz=shop_zone())
     return render_page(
         "admin/orders/index.html", block="results", filters=filters, notes=notes, page=page
     )
@@ -75,9 +70,9 @@ def export_csv():
         after={"filters": {k: str(v) for k, v in filters.as_args(page="").items()}},
     )
     db.session.commit()
-    filename = f"orders-{datetime.now(_shop_tz()):%Y%m%d-%H%M}.csv"
+    filename = f"orders-{datetime.now(shop_zone()):%Y%m%d-%H%M}.csv"
     return Response(
-        stream_with_context(export_rows(db.session, filters, tz=_shop_tz())),
+        stream_with_context(export_rows(db.session, filters, tz=shop_zone())),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',

@@ -15,7 +15,7 @@ shop opens learns the zone (`install`):
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,8 +47,8 @@ def shop_today(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(shop_zone()).date()
 
 
-def start_of_day_utc(day: date, zone: ZoneInfo | None = None) -> datetime:
-    """The UTC instant at which `day` begins in the shop's zone."""
+def start_of_day_utc(day: date, zone: tzinfo | None = None) -> datetime:
+    """The UTC instant at which `day` begins in `zone` (default: the shop's)."""
     return datetime.combine(day, time.min, tzinfo=zone or shop_zone()).astimezone(UTC)
 
 

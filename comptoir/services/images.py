@@ -128,17 +128,11 @@ def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImag
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRejected(_too_many_pixels()) from None
     except Exception:
-        raise ImageRejected(
-            _l("This file is not a supported image. Please upload a JPEG, PNG, WebP or HEIC photo.")
-        ) from None
+        raise ImageRejected(_not_supported()) from None
 
     with img:
         if img.format not in _DECODED_FORMATS:  # belt and braces: formats= already restricts
-            raise ImageRejected(
-                _l(
-                    "This file is not a supported image. Please upload a JPEG, PNG, WebP or HEIC photo."
-                )
-            )
+            raise ImageRejected(_not_supported())
         width, height = img.size
         # The header's size is checked BEFORE a single pixel is decoded.
         if width < 1 or height < 1 or width * height > MAX_PIXELS:
@@ -172,6 +166,10 @@ def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImag
         ) from None
     largest = max(variants)
     return ProcessedImage(variants, largest, heights[largest], content_hash, heights)
+
+
+def _not_supported():
+    return _l("This file is not a supported image. Please upload a JPEG, PNG, WebP or HEIC photo.")
 
 
 def _too_many_pixels():

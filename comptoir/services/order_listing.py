@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from comptoir.services.csv_export import csv_safe, euros, stream_csv
 from comptoir.services.order_admin import STATUS_LABELS
+from comptoir.shop_time import start_of_day_utc
 from models import Order, OrderEvent, OrderItem, StripeEvent, User
 
 PER_PAGE = 50
@@ -89,10 +90,6 @@ def parse_filters(args: Mapping[str, str]) -> tuple[OrderFilters, list[str]]:
     return filters, notes
 
 
-def _local_midnight_utc(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
-
-
 def orders_query(filters: OrderFilters, tz: tzinfo = UTC):
     """`SELECT order, items_count` matching the filters, newest first. Dates are whole days in
     the shop's time zone `tz`, both ends included."""
@@ -106,9 +103,9 @@ def orders_query(filters: OrderFilters, tz: tzinfo = UTC):
     if filters.status:
         query = query.where(Order.status == filters.status)
     if filters.date_from:
-        query = query.where(Order.created_at >= _local_midnight_utc(filters.date_from, tz))
+        query = query.where(Order.created_at >= start_of_day_utc(filters.date_from, tz))
     if filters.date_to:
-        end = _local_midnight_utc(filters.date_to + timedelta(days=1), tz)
+        end = start_of_day_utc(filters.date_to + timedelta(days=1), tz)
         query = query.where(Order.created_at < end)
     if filters.q:
         query = query.where(

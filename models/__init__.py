@@ -18,7 +18,7 @@ from models.orders import (
 )
 from models.payments import LocalCheckoutSession, StripeEvent
 from models.stock import MovementReason, ReservationStatus, StockMovement, StockReservation
-from models.users import Address, Role, User
+from models.users import Address, Role, User, UserSession
 
 __all__ = [
     "Address",
@@ -44,5 +44,6 @@ __all__ = [
     "StockReservation",
     "StripeEvent",
     "User",
+    "UserSession",
     "utcnow",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -65,8 +66,22 @@ class Order(TimestampMixin, db.Model):
     shipping_method: Mapped[str] = mapped_column(String(120), default="")
     shipping_address: Mapped[dict | None] = mapped_column(JSON)
     customer_name: Mapped[str] = mapped_column(String(200), default="")
+    # The cart the order was placed from: paying it removes exactly the bought units from that
+    # cart, and a cart has at most one order waiting for payment at a time.
+    cart_id: Mapped[int | None] = mapped_column(
+        ForeignKey("carts.id", ondelete="SET NULL"), index=True
+    )
+    # Digest of what was checked out (lines, prices, buyer): an unchanged cart reuses its open
+    # payment page, a changed one replaces it.
+    cart_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # Keyed digest of the buyer's network (IP, or its /64 for IPv6), never the address itself:
+    # caps how many units one network can hold in open checkouts.
+    client_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
     stripe_checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The hosted payment page of that session: a second submit of the same cart is sent back to
+    # it without calling Stripe again (services.checkout, "one open checkout per cart").
+    stripe_checkout_url: Mapped[str | None] = mapped_column(Text)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     reservation_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -160,11 +175,18 @@ class RefundStatus(StrEnum):
 
 class Refund(db.Model):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        Index("uq_refunds_idempotency_key", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # The one-time key of the staff form (or the automatic refund) that asked for it, also sent
+    # to Stripe as its Idempotency-Key: the same form posted twice is one refund. (A unique
+    # index, which SQLite can add without rebuilding the table.)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
     amount_cents: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32), default=RefundStatus.PENDING.value)
     reason: Mapped[str] = mapped_column(String(255), default="")

@@ -13,7 +13,7 @@ from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from comptoir.extensions import db
-from models.base import TimestampMixin, UTCDateTime
+from models.base import TimestampMixin, UTCDateTime, utcnow
 
 
 class Role(StrEnum):
@@ -66,6 +66,25 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+class UserSession(db.Model):
+    """One signed-in browser: created at sign-in, ended at sign-out (or by a new password).
+
+    The browser keeps only a random token (in Flask-Login's session and remember cookies); the
+    database keeps its SHA-256, so a copied cookie stops working the moment its row is revoked.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Address(TimestampMixin, db.Model):

@@ -99,6 +99,7 @@ def bench_app(url: str, media_root: Path):
         ProductionConfig,
         SQLALCHEMY_DATABASE_URI=url,
         SECRET_KEY=BENCH_SECRET_KEY,
+        SHOP_URL="http://127.0.0.1",
         MEDIA_ROOT=str(media_root),
         MEDIA_S3_BUCKET=None,
         LOG_LEVEL="ERROR",  # in-process helper: the servers' logs are in bench/results/logs

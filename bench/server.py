@@ -79,7 +79,8 @@ class Gunicorn:
             # Each worker may hold all but the others' minimum share (THREADS each).
             cap = max(THREADS + 1, self.spread - (WORKERS - 1) * THREADS)
             cmd += ["--worker-connections", str(cap)]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.env}
+        # The shop's public address is this server (production refuses to start without one).
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "SHOP_URL": self.url, **self.env}
         self.process = subprocess.Popen(
             cmd, cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )

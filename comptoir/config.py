@@ -55,8 +55,24 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
+    # The shop's public address, e.g. https://boutique.example: every absolute URL written
+    # outside the visitor's own page (emails, Stripe return URLs, canonical, sitemap, Open Graph,
+    # JSON-LD) is built from it, never from the request's Host header. SERVER_NAME and
+    # PREFERRED_URL_SCHEME are derived from it (comptoir.urls.apply_shop_url). Required in
+    # production; development defaults to the `make run` address.
+    SHOP_URL = os.environ.get("SHOP_URL") or None
+    # Legacy spelling of the same thing (host[:port] + scheme), still honoured without SHOP_URL.
     SERVER_NAME = os.environ.get("SERVER_NAME") or None
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
+    # Host names a request may carry besides SHOP_URL's (comma-separated; `.example.com` matches
+    # subdomains). Production answers any other Host with 400; development and tests accept
+    # any host unless this is set.
+    EXTRA_TRUSTED_HOSTS = tuple(
+        h.strip().lower() for h in os.environ.get("TRUSTED_HOSTS", "").split(",") if h.strip()
+    )
+    TRUSTED_HOSTS = None  # Flask's own check (400 for an untrusted Host); set by apply_shop_url
+    # Production refuses untrusted hosts; development and tests accept any unless listed.
+    ENFORCE_TRUSTED_HOSTS = False
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # Shop identity.
@@ -178,6 +194,7 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     DEBUG = True
+    SHOP_URL = Config.SHOP_URL or "http://127.0.0.1:5000"
     SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
     STRIPE_TEST_PAYMENTS = True
     STRIPE_WEBHOOK_SECRET = Config.STRIPE_WEBHOOK_SECRET or "whsec_comptoir_development_only"
@@ -193,7 +210,10 @@ class TestConfig(Config):
     # French; tests/test_i18n.py builds apps with Config's languages to check the French default.
     LANGUAGES = ("en", "fr")
     BABEL_DEFAULT_LOCALE = "en"
+    # The test client's own address (its default Host is "localhost").
+    SHOP_URL = "http://localhost"
     SERVER_NAME = None
+    EXTRA_TRUSTED_HOSTS = ()
     SQLALCHEMY_DATABASE_URI = "sqlite://"
     ANALYTICS_SCRIPT_URL = None
     ANALYTICS_SITE_ID = None
@@ -214,6 +234,7 @@ class ProductionConfig(Config):
 
     PROXY_FIX_HOPS = _int("PROXY_FIX_HOPS", 1)
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "https")
+    ENFORCE_TRUSTED_HOSTS = True
 
 
 def config_from_env() -> type[Config]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from comptoir.extensions import db
 from comptoir.htmx import is_htmx
@@ -18,6 +18,16 @@ def _render_error(status: int, title: str, message: str):
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SecurityError)
+    def untrusted_host(error: SecurityError):
+        # The Host is not one of TRUSTED_HOSTS (comptoir.urls): nothing of the shop is rendered
+        # for it — no template, no URL building, no cache — just a short plain answer.
+        return (
+            "Bad request: this shop does not answer for that host name.\n",
+            400,
+            {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
+        )
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return _render_error(

@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from comptoir import page_cache
 from comptoir.config import PROJECT_ROOT, Config, config_from_env
 from comptoir.extensions import babel, csrf, db, limiter, login_manager, migrate
+from comptoir.urls import external_url
 
 LOCALE_COOKIE = "lang"
 
@@ -104,6 +105,9 @@ def _check_config(app: Flask) -> None:
         )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (test/dev only)
+    from comptoir.urls import apply_shop_url
+
+    apply_shop_url(app)
     # Flask-Login reads its remember cookie flag statically: Secure unless explicitly turned off
     # or running a plain-HTTP development/test server.
     secure = str(app.config.get("COOKIE_SECURE", "auto")).lower()
@@ -270,6 +274,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
     app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
     app.jinja_env.globals["endpoint_url"] = _endpoint_url
+    app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["nav_categories"] = _nav_categories
     app.jinja_env.add_extension("jinja2.ext.do")
 

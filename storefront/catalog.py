@@ -35,7 +35,8 @@ from comptoir.page_cache import cached_page
 from comptoir.services import browse
 from comptoir.services.media import media_url
 from comptoir.services.search import MAX_QUERY_CHARS
-from storefront.seo import absolute_url, product_structured_data
+from comptoir.urls import absolute_url, external_url
+from storefront.seo import product_structured_data
 
 bp = Blueprint("catalog", __name__)
 
@@ -166,7 +167,7 @@ def home():
             "storefront/home.html",
             products=browse.featured_products(db.session),
             categories=_nav_categories(),
-            canonical_url=url_for("catalog.home", _external=True),
+            canonical_url=external_url("catalog.home"),
         )
     )
 
@@ -255,7 +256,7 @@ def _products_page():
         heading=heading,
         page_title=_page_title(heading, results.page),
         meta_description=description,
-        canonical_url=url_for("catalog.products", _external=True, **canonical),
+        canonical_url=external_url("catalog.products", **canonical),
         noindex=req.refined,
     )
 
@@ -280,7 +281,7 @@ def _product_page(slug: str):
         product=item,
         related=related,
         structured_data=product_structured_data(item),
-        canonical_url=url_for("catalog.product", slug=item.slug, _external=True),
+        canonical_url=external_url("catalog.product", slug=item.slug),
         og_image=absolute_url(_image_url(image)) if image else None,
     )
 

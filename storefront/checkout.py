@@ -25,6 +25,7 @@ from comptoir.services import cart as carts
 from comptoir.services import checkout, payments
 from comptoir.services.fulfilment import fulfill_checkout
 from comptoir.services.refunds import RefundError
+from comptoir.urls import external_url
 from models import Order, OrderStatus
 
 bp = Blueprint("checkout", __name__)
@@ -74,8 +75,8 @@ def start():
     db.session.commit()  # the units are held; no product row stays locked during the Stripe call
     session[VISITOR_ORDER_KEY] = order.number
 
-    success_url = url_for("checkout.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}"
-    cancel_url = url_for("checkout.cancel", order=order.number, _external=True)
+    success_url = external_url("checkout.success") + "?session_id={CHECKOUT_SESSION_ID}"
+    cancel_url = external_url("checkout.cancel", order=order.number)
     try:
         payment_url = checkout.open_payment(
             db.session, order, success_url=success_url, cancel_url=cancel_url

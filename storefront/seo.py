@@ -11,14 +11,13 @@ Choices (see README, "SEO"):
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from comptoir.extensions import db
 from comptoir.services import browse
 from comptoir.services.media import media_url
+from comptoir.urls import absolute_url, external_url
 
 bp = Blueprint("seo", __name__)
 
@@ -26,14 +25,9 @@ bp = Blueprint("seo", __name__)
 DISALLOWED = ("/cart", "/checkout", "/account", "/admin", "/stripe/", "/stock-badges", "/lang/")
 
 
-def absolute_url(url: str) -> str:
-    """`url` made absolute against the current request's host (already absolute → unchanged)."""
-    return urljoin(request.host_url, url) if url else ""
-
-
 def product_structured_data(product) -> list[dict]:
     """schema.org `Product` (with its `Offer`) and `BreadcrumbList` for a product page."""
-    url = url_for("catalog.product", slug=product.slug, _external=True)
+    url = external_url("catalog.product", slug=product.slug)
     availability = product.availability
     shop_name = current_app.config["SHOP_NAME"]
     data: dict = {
@@ -65,11 +59,11 @@ def product_structured_data(product) -> list[dict]:
     if product.category is not None:
         data["category"] = product.category.name
 
-    crumbs = [(_("Home"), url_for("catalog.home", _external=True))]
+    crumbs = [(_("Home"), external_url("catalog.home"))]
     if product.category is not None:
         crumbs.append(
             (product.category.name,
-             url_for("catalog.products", category=product.category.slug, _external=True))
+             external_url("catalog.products", category=product.category.slug))
         )  # fmt: skip
     crumbs.append((product.name, url))
     breadcrumb = {
@@ -108,7 +102,7 @@ def favicon() -> Response:
 def robots() -> Response:
     """Keep crawlers out of private paths and point them at the sitemap."""
     lines = ["User-agent: *", *(f"Disallow: {path}" for path in DISALLOWED), ""]
-    lines.append(f"Sitemap: {url_for('seo.sitemap', _external=True)}")
+    lines.append(f"Sitemap: {external_url('seo.sitemap')}")
     response = Response("\n".join(lines) + "\n", mimetype="text/plain")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response

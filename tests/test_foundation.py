@@ -32,6 +32,7 @@ def test_default_database_is_a_sqlite_file_under_instance():
 def test_refuses_to_start_in_production_without_secret_key():
     class NoSecret(ProductionConfig):
         SECRET_KEY = None
+        SHOP_URL = "https://boutique.example"
 
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(NoSecret, SQLALCHEMY_DATABASE_URI="sqlite://")
@@ -40,6 +41,7 @@ def test_refuses_to_start_in_production_without_secret_key():
 def test_starts_in_production_with_secret_key():
     class WithSecret(ProductionConfig):
         SECRET_KEY = "x" * 32
+        SHOP_URL = "https://boutique.example"
 
     app = create_app(WithSecret, SQLALCHEMY_DATABASE_URI="sqlite://")
     assert not app.debug

@@ -12,7 +12,7 @@ from contextlib import nullcontext
 
 import click
 import email_validator
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -28,6 +28,7 @@ from comptoir.services.passwords import (
     password_problem,
     verify_password,
 )
+from comptoir.urls import external_url
 from models import Order, Role, User, utcnow
 
 DEMO_STAFF_EMAIL = "atelier@comptoir.test"
@@ -279,7 +280,7 @@ def request_password_reset(session: Session, email: str) -> bool:
             _("Reset your %(shop)s password", shop=current_app.config["SHOP_NAME"]),
             "password_reset",
             user=user,
-            reset_url=url_for("account.password_reset", token=token, _external=True),
+            reset_url=external_url("account.password_reset", token=token),
             valid_minutes=max_age // 60,
         )
     return True

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from comptoir.services.mail import send_email
 from comptoir.services.stock import StockChange
+from comptoir.urls import shop_url
 from models import Order, Product
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def _send(to: str, locale: str, subject: Callable[[], str], template: str, **con
     if not has_request_context():
         # The reconcile command runs outside any request, but the app's template context
         # processors read the request: give them a neutral one.
-        with current_app.test_request_context("/"):
+        with current_app.test_request_context("/", base_url=shop_url()):
             _send(to, locale, subject, template, **context)
         return
     with force_locale(locale):

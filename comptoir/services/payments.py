@@ -27,10 +27,11 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 import stripe
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import select
 
 from comptoir.extensions import db
+from comptoir.urls import external_url
 from models import LocalCheckoutSession
 
 PAID_STATUSES = frozenset({"paid", "no_payment_required"})
@@ -211,7 +212,7 @@ class LocalGateway:
             "locale": params.get("locale"),
             "success_url": params.get("success_url"),
             "cancel_url": params.get("cancel_url"),
-            "url": url_for("testpay.page", session_id=session_id, _external=True),
+            "url": external_url("testpay.page", session_id=session_id),
             "line_items": {
                 "object": "list",
                 "data": [

@@ -119,10 +119,14 @@ def live_server(app) -> Iterator[LiveServer]:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    # The shop's public address is this server: Stripe return URLs and the test-payment page
+    # are built from it, as in production from SHOP_URL.
+    app.config.update(SHOP_URL=url, SERVER_NAME=url.removeprefix("http://"))
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
+        yield LiveServer(app=app, url=url)
     finally:
         server.shutdown()  # waits for serve_forever to return
         server.server_close()

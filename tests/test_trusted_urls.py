@@ -18,7 +18,7 @@ from comptoir.services.accounts import register_customer
 from comptoir.services.catalog import create_category, create_product
 from comptoir.urls import ShopUrlError
 from tests.helpers import csrf_from
-from tests.stripe_fake import add_to_cart, start_checkout
+from tests.stripe_fake import add_to_cart
 
 EVIL = "evil.example"
 
@@ -30,7 +30,9 @@ def shop(app):
         create_product(
             db.session, name="Bol en grès", price_cents=2800, stock_quantity=5, category=ceramics
         )
-        register_customer(db.session, "claire@example.com", "un-mot-de-passe-solide", full_name="Claire")
+        register_customer(
+            db.session, "claire@example.com", "un-mot-de-passe-solide", full_name="Claire"
+        )
         db.session.commit()
     return app
 
@@ -124,7 +126,7 @@ def test_four_requests_for_another_host_cannot_poison_the_page_cache(shop, path)
     visitor = shop.test_client()
     html = visitor.get(path).get_data(as_text=True)
     assert EVIL not in html
-    assert re.search(r'(canonical|og:url)[^>]*http://localhost/', html)
+    assert re.search(r"(canonical|og:url)[^>]*http://localhost/", html)
 
 
 # --- Production: SHOP_URL required, other hosts refused ---------------------------------------
@@ -177,7 +179,9 @@ def test_shop_url_sets_url_building_for_commands_outside_a_request():
     from comptoir.urls import external_url
 
     with app.app_context():
-        assert external_url("catalog.product", slug="bol") == "https://boutique.example/products/bol"
+        assert (
+            external_url("catalog.product", slug="bol") == "https://boutique.example/products/bol"
+        )
 
 
 def test_development_works_without_any_url_setting():

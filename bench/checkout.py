@@ -43,8 +43,12 @@ class Outcome:
     detail: str = ""
 
 
-def _buy(shop_url: str, product_id: int, barrier: threading.Barrier) -> Outcome:
+def _buy(shop_url: str, product_id: int, barrier: threading.Barrier, index: int) -> Outcome:
     shopper = Shopper(shop_url)
+    # Each buyer comes from its own address, as real buyers behind the host's router do (the
+    # shop trusts one proxy hop): the per-network checkout limits must not turn this race into
+    # a rate-limit test.
+    shopper.headers["X-Forwarded-For"] = f"198.51.{100 + index // 250}.{index % 250 + 1}"
     try:
         token = shopper.token_from(f"/products/{HOT_SLUG}")
         added = shopper.post_form(
@@ -103,7 +107,7 @@ def measure_hot_product(shop_url: str, db: Prepared, buyers: int = 50) -> dict:
     outcomes: list[Outcome | None] = [None] * buyers
 
     def run(i: int) -> None:
-        outcomes[i] = _buy(shop_url, product_id, barrier)
+        outcomes[i] = _buy(shop_url, product_id, barrier, i)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(buyers)]
     for t in threads:

@@ -110,6 +110,7 @@ class FakeStripe:
     recorded: list = field(default_factory=list)
     _idempotent: dict = field(default_factory=dict)
     _failures: list = field(default_factory=list)
+    _hooks: list = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- controller API for tests ---------------------------------------------------------------
@@ -130,6 +131,7 @@ class FakeStripe:
             self.recorded.clear()
             self._idempotent.clear()
             self._failures.clear()
+            self._hooks.clear()
 
     def fail(self, kind: str, *, times: int | None = None, path: str | None = None) -> None:
         """Make calls fail: "timeout" (sleeps past the client timeout), "500", "401".
@@ -140,6 +142,12 @@ class FakeStripe:
         """
         with self._lock:
             self._failures.append(_Failure(kind, times, path))
+
+    def while_answering(self, path: str, action, *, times: int = 1) -> None:
+        """Run `action()` while Stripe is handling the next `times` calls whose path starts with
+        `path` — e.g. drop the shop's database connections in the middle of a Stripe call."""
+        with self._lock:
+            self._hooks.append([path, action, times])
 
     def heal(self) -> None:
         with self._lock:
@@ -229,6 +237,11 @@ class FakeStripe:
         with self._lock:
             self.recorded.append(Recorded(request.method, request.path, params, headers))
             failure = self._take_failure(request.path)
+            hooks = [h for h in self._hooks if h[2] > 0 and request.path.startswith(h[0])]
+            for hook in hooks:
+                hook[2] -= 1
+        for _path, action, _times in hooks:
+            action()
         if failure == "timeout":
             time.sleep(self.timeout_sleep)
             return _error(504, "api_error", "timed out")

@@ -422,7 +422,7 @@ def test_success_page_shows_a_delayed_payment_as_processing(app, client, fake_st
     assert "being processed" in page.get_data(as_text=True)
     assert _only_order(app).status == OrderStatus.PAYMENT_PROCESSING
     assert _stock(app, pid) == 4  # still reserved while the bank decides
-    assert _cart_units(app) == 1
+    assert _cart_units(app) == 0  # the order is placed: its units left the cart
 
 
 @pytest.mark.parametrize(
@@ -491,16 +491,35 @@ def test_cancel_after_paying_shows_the_order_instead_of_cancelling(app, client, 
     assert _only_order(app).status == OrderStatus.PAID
 
 
-def test_starting_checkout_again_releases_the_previous_reservation(app, client, fake_stripe):
+def test_checking_out_the_same_cart_twice_returns_to_the_same_payment_page(
+    app, client, fake_stripe
+):
     pid = _product(app, stock_quantity=3)
     add_to_cart(client, pid, 2)
-    first = session_id_from(start_checkout(client))
+    first = start_checkout(client)
 
-    second = session_id_from(start_checkout(client))  # back button from Stripe, checkout again
+    second = start_checkout(client)  # double click, or back button from Stripe and again
+
+    assert second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"]
+    assert len(fake_stripe.requests("POST", "/v1/checkout/sessions")) == 1
+    assert _stock(app, pid) == 1  # reserved once
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Order.id))) == 1
+
+
+def test_checking_out_a_changed_cart_replaces_the_open_payment_page(app, client, fake_stripe):
+    pid = _product(app, stock_quantity=3)
+    other = _product(app, stock_quantity=5, name="Tasse", price_cents=1500)
+    add_to_cart(client, pid, 2)
+    first = session_id_from(start_checkout(client))
+    add_to_cart(client, other, 1)  # a second tab adds something
+
+    second = session_id_from(start_checkout(client))
 
     assert first != second
-    assert _stock(app, pid) == 1
-    assert fake_stripe.session(first)["status"] == "expired"
+    assert fake_stripe.session(first)["status"] == "expired"  # the old page can no longer be paid
+    assert _stock(app, pid) == 1 and _stock(app, other) == 4
     with app.app_context():
         statuses = dict(
             db.session.execute(select(Order.stripe_checkout_session_id, Order.status)).all()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,11 +26,12 @@ from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.util import identity_key
 
-from models import Availability, Cart, CartItem, Product, utcnow
+from models import Availability, Cart, CartItem, Order, Product, utcnow
 
 CART_COOKIE = "cart"
 COOKIE_SALT = "comptoir.cart"
@@ -224,6 +226,13 @@ def _cart_query():
     )
 
 
+def reload_cart(session: Session, cart_id: int) -> Cart | None:
+    """The cart with its lines and products read again from the database (after a lock)."""
+    return session.scalars(
+        _cart_query().where(Cart.id == cart_id).execution_options(populate_existing=True)
+    ).first()
+
+
 def find_cart(session: Session, *, user_id: int | None, token: str | None) -> Cart | None:
     """The customer's cart when `user_id` is given, else the guest cart with that token.
 
@@ -342,6 +351,68 @@ def clear_cart(session: Session, cart: Cart) -> None:
     session.flush()
 
 
+def remove_ordered_units(session: Session, cart_id: int, lines: Iterable[tuple[int, int]]) -> None:
+    """Take the units an order bought out of the cart it was placed from; flushes.
+
+    Only those units: a line added (or raised) in another tab after checkout started stays in
+    the cart. Each line is one atomic UPDATE/DELETE, so a concurrent change by the shopper is
+    never overwritten with a stale quantity.
+    """
+    for product_id, quantity in sorted(lines):
+        session.execute(
+            delete(CartItem)
+            .where(
+                CartItem.cart_id == cart_id,
+                CartItem.product_id == product_id,
+                CartItem.quantity <= quantity,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(CartItem)
+            .where(CartItem.cart_id == cart_id, CartItem.product_id == product_id)
+            .values(quantity=CartItem.quantity - quantity)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        update(Cart)
+        .where(Cart.id == cart_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    cart = session.identity_map.get(identity_key(Cart, cart_id))
+    if cart is not None:
+        session.expire(cart)
+    session.flush()
+
+
+def restore_ordered_units(session: Session, cart_id: int, lines: Iterable[tuple[int, int]]) -> None:
+    """Put an order's units back into its cart (a delayed payment failed); flushes.
+
+    The shopper finds what they tried to buy where they left it. Atomic per line: added to a
+    line still there, or a new line; a cart deleted meanwhile is left alone.
+    """
+    if session.get(Cart, cart_id) is None:
+        return
+    for product_id, quantity in sorted(lines):
+        result = session.execute(
+            update(CartItem)
+            .where(CartItem.cart_id == cart_id, CartItem.product_id == product_id)
+            .values(quantity=CartItem.quantity + quantity)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 0:
+            session.add(CartItem(cart_id=cart_id, product_id=product_id, quantity=quantity))
+    session.execute(
+        update(Cart)
+        .where(Cart.id == cart_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    session.expire(session.get(Cart, cart_id))
+
+
 def merge_carts(session: Session, guest_cart: Cart, user_cart: Cart) -> Cart:
     """Move a guest cart's lines into the customer's cart at login, then delete the guest cart.
 
@@ -360,6 +431,14 @@ def merge_carts(session: Session, guest_cart: Cart, user_cart: Cart) -> Cart:
             item.quantity = wanted
         elif wanted > 0:
             user_cart.items.append(CartItem(product=product, quantity=wanted))
+    # Orders placed from the guest cart now belong to the account's: paying one takes its units
+    # out of the merged cart, and the account's cart keeps one open checkout.
+    session.execute(
+        update(Order)
+        .where(Order.cart_id == guest_cart.id)
+        .values(cart_id=user_cart.id)
+        .execution_options(synchronize_session=False)
+    )
     session.delete(guest_cart)
     _touch(user_cart)
     session.flush()
@@ -375,6 +454,13 @@ def purge_stale_guest_carts(session: Session, *, now: datetime | None = None) ->
     """
     cutoff = (now or utcnow()) - timedelta(seconds=COOKIE_MAX_AGE, days=1)
     stale = select(Cart.id).where(Cart.user_id.is_(None), Cart.updated_at < cutoff)
+    # SQLite does not apply ON DELETE SET NULL here, and may reuse a deleted cart's id.
+    session.execute(
+        update(Order)
+        .where(Order.cart_id.in_(stale))
+        .values(cart_id=None)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         delete(CartItem)
         .where(CartItem.cart_id.in_(stale))

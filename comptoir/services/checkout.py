@@ -186,6 +186,7 @@ def place_order(
         status=OrderStatus.PENDING_PAYMENT.value,
         currency="EUR",
         reservation_expires_at=expires_at,
+        cart_id=cart_id,
     )
     for line in lines:
         product = line.product
@@ -358,30 +359,24 @@ def cancel_unpaid(
 
 
 def close_checkout(session: Session, order_id: int, *, kind: str, message: str) -> str:
-    """Shopper-side cancel: make the Stripe session unpayable, then cancel the order; flushes.
+    """Cancel an unpaid checkout (shopper's cancel link, staff release): make the Stripe session
+    unpayable, then cancel the order and put its units back on sale; flushes.
 
-    Returns "cancelled", "paid" (Stripe says the session completed: the order must be settled,
-    not cancelled) or "unchanged" (the order was no longer pending). When Stripe cannot be
-    reached the order is cancelled anyway: a payment made in that instant is re-taken or
-    refunded by settlement.
+    Call it before changing anything else in the request: it ENDS the session's current
+    transaction (a commit of what was read) before calling Stripe, so no database connection or
+    row lock is held during the call; the decision is then taken under the order's lock.
+    Returns "cancelled", "paid" (the session completed meanwhile: settle it, do not cancel) or
+    "unchanged" (the order was no longer pending). When Stripe cannot be reached the order is
+    cancelled anyway: a payment made in that instant is re-taken or refunded by settlement.
     """
     order = session.get(Order, order_id)
     if order is None or order.status != OrderStatus.PENDING_PAYMENT.value:
         return "unchanged"
     session_id = order.stripe_checkout_session_id
     if session_id:
-        try:
-            payments.gateway().expire_checkout_session(session_id)
-        except stripe.InvalidRequestError:
-            # Not open any more: completed (maybe paid) or already expired.
-            try:
-                remote = payments.gateway().retrieve_checkout_session(session_id)
-            except (stripe.StripeError, payments.PaymentsNotConfigured):
-                remote = None
-            if remote and remote.get("status") == "complete":
-                return "paid"
-        except (stripe.StripeError, payments.PaymentsNotConfigured) as exc:
-            log.warning("Could not expire Checkout Session %s: %r", session_id, exc)
+        session.commit()
+        if payments.make_unpayable(session_id) in ("paid", "processing"):
+            return "paid"
     return (
         "cancelled" if abandon_order(session, order_id, kind=kind, message=message) else "unchanged"
     )

@@ -28,12 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comptoir.services import notifications, payments, stock, vat
+from comptoir.services.cart import remove_ordered_units, restore_ordered_units
 from comptoir.services.checkout import SETTLED_STATUSES, add_event, lock_order
 from comptoir.services.refunds import issue_refund
 from models import (
-    Cart,
     Order,
-    OrderEvent,
     OrderStatus,
     OrderVatLine,
     utcnow,
@@ -129,6 +128,8 @@ def fulfill_checkout(
             order.status = OrderStatus.PAYMENT_PROCESSING.value
             order.stripe_payment_intent_id = stripe_id(checkout_session.get("payment_intent"))
             add_event(order, "payment_processing", "Payment submitted; waiting for the bank.")
+            # The order is placed: its units leave the cart now, not when the bank confirms.
+            _take_units_out_of_cart(session, order)
             session.flush()
             return Settlement("processing", order)
         if order.status == OrderStatus.PAYMENT_PROCESSING.value:
@@ -188,7 +189,7 @@ def fulfill_checkout(
     )
     if current_app.config.get("STRIPE_AUTOMATIC_TAX"):
         _record_stripe_tax(session, order, checkout_session)
-    _clear_cart(session, order)
+    _take_units_out_of_cart(session, order)
     session.flush()
     notifications.queue_order_confirmation(session, order)
     notifications.queue_stock_alerts(session, [*reserved_sales, *retaken])
@@ -296,17 +297,21 @@ def _refuse_payment(
     return Settlement(outcome, order)
 
 
-def _clear_cart(session: Session, order: Order) -> None:
-    """Empty the cart the order was placed from (its id is on the checkout_started event)."""
-    data = session.scalar(
-        select(OrderEvent.data)
-        .where(OrderEvent.order_id == order.id, OrderEvent.kind == "checkout_started")
-        .limit(1)
-    )
-    cart_id = (data or {}).get("cart_id")
-    cart = session.get(Cart, cart_id) if cart_id else None
-    if cart is None:
+def _take_units_out_of_cart(session: Session, order: Order) -> None:
+    """Remove what the order bought from the cart it was placed from — once per order (a delayed
+    payment does it when submitted, not again when the bank confirms). Lines added to the cart
+    after checkout started stay there."""
+    if order.cart_id is None or any(e.kind == "cart_updated" for e in order.events):
         return
-    from comptoir.services.cart import clear_cart
+    remove_ordered_units(session, order.cart_id, [(i.product_id, i.quantity) for i in order.items])
+    add_event(order, "cart_updated", "The bought units were taken out of the shopper's cart.")
 
-    clear_cart(session, cart)
+
+def give_units_back_to_cart(session: Session, order: Order) -> None:
+    """A placed order whose delayed payment failed: its units go back into the shopper's cart
+    (once, and only if they had been taken out of it)."""
+    kinds = {event.kind for event in order.events}
+    if order.cart_id is None or "cart_updated" not in kinds or "cart_restored" in kinds:
+        return
+    restore_ordered_units(session, order.cart_id, [(i.product_id, i.quantity) for i in order.items])
+    add_event(order, "cart_restored", "The unpaid units were put back in the shopper's cart.")

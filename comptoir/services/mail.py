@@ -10,7 +10,8 @@ import contextlib
 import smtplib
 from email.message import EmailMessage
 
-from flask import current_app, render_template
+from flask import current_app
+from flask_babel import get_locale
 from jinja2 import TemplateNotFound
 
 
@@ -19,21 +20,36 @@ def outbox() -> list[EmailMessage]:
     return current_app.extensions.setdefault("outbox", [])
 
 
-def send_email(to: str | list[str], subject: str, template: str, **context) -> EmailMessage:
+def _render(name: str, context: dict) -> str:
+    """Render an email template with only what it is given (plus the locale and shop name).
+
+    Not `render_template`: its context processors belong to web pages and read the request's
+    visitor (Flask-Login loads the user from the database), which an email must not depend on —
+    emails are rendered after a commit, where the session may not run SQL any more.
+    """
+    values = {
+        "current_locale": str(get_locale() or current_app.config["BABEL_DEFAULT_LOCALE"]),
+        "shop_name": current_app.config["SHOP_NAME"],
+        **context,
+    }
+    return current_app.jinja_env.get_template(name).render(values)
+
+
+def send_email(to: str | list[str], subject: str, template: str, **context) -> bool:
     """Render `emails/<template>.txt` (+ `.html` if present) and send it.
 
-    Failures are logged, never raised: a lost notification must not undo an order.
+    Returns True once the message was handed to the SMTP server (or, without MAIL_SERVER, written
+    to the log), False when sending failed. Failures are logged, never raised: a lost
+    notification must not undo an order — callers that report "sent" must check the result.
     """
     recipients = [to] if isinstance(to, str) else list(to)
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = ", ".join(recipients)
-    message.set_content(render_template(f"emails/{template}.txt", **context))
+    message.set_content(_render(f"emails/{template}.txt", context))
     with contextlib.suppress(TemplateNotFound):  # the HTML part is optional
-        message.add_alternative(
-            render_template(f"emails/{template}.html", **context), subtype="html"
-        )
+        message.add_alternative(_render(f"emails/{template}.html", context), subtype="html")
 
     if current_app.testing:
         outbox().append(message)
@@ -45,7 +61,7 @@ def send_email(to: str | list[str], subject: str, template: str, **context) -> E
             subject,
             message.get_body(preferencelist=("plain",)).get_content(),
         )
-        return message
+        return True
     try:
         with smtplib.SMTP(server, current_app.config["MAIL_PORT"], timeout=10) as smtp:
             if current_app.config.get("MAIL_USE_TLS"):
@@ -55,4 +71,5 @@ def send_email(to: str | list[str], subject: str, template: str, **context) -> E
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException):
         current_app.logger.exception("Could not send email to %s (%s)", message["To"], subject)
-    return message
+        return False
+    return True

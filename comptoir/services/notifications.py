@@ -15,16 +15,19 @@ from collections.abc import Callable, Iterable
 from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import event
+from sqlalchemy import event, insert, update
 from sqlalchemy.orm import Session
 
+from comptoir.extensions import db
 from comptoir.services.mail import send_email
 from comptoir.services.stock import StockChange
 from comptoir.urls import shop_url
-from models import Order, Product
+from models import Order, OrderEvent, Product, utcnow
 
 log = logging.getLogger(__name__)
 _QUEUE = "comptoir_after_commit"
+EMAIL_SENT = "email_sent"
+EMAIL_FAILED = "email_failed"
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -83,15 +86,44 @@ def _order_snapshot(order: Order) -> dict:
     }
 
 
-def _send(to: str, locale: str, subject: Callable[[], str], template: str, **context) -> None:
+def _send(to: str, locale: str, subject: Callable[[], str], template: str, **context) -> bool:
+    """Send one email in `locale`; True when it left (see mail.send_email)."""
     if not has_request_context():
-        # The reconcile command runs outside any request, but the app's template context
-        # processors read the request: give them a neutral one.
+        # The reconcile command runs outside any request; Babel and URL building want one:
+        # give them a neutral one on the shop's own address.
         with current_app.test_request_context("/", base_url=shop_url()):
-            _send(to, locale, subject, template, **context)
-        return
+            return _send(to, locale, subject, template, **context)
     with force_locale(locale):
-        send_email(to, subject(), template, shop_name=current_app.config["SHOP_NAME"], **context)
+        return send_email(
+            to, subject(), template, shop_name=current_app.config["SHOP_NAME"], **context
+        )
+
+
+def _record_delivery(order_id: int, what: str, to: str, sent: bool) -> None:
+    """Write on the order's timeline whether its email left, so no page claims "sent" for an
+    email that failed — and flag a failure for staff. Runs after the commit that queued the
+    email, on a connection of its own (the committed session may not run SQL any more)."""
+    now = utcnow()
+    message = f"{what} sent to {to}." if sent else f"{what} could NOT be sent to {to}."
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(
+                insert(OrderEvent.__table__).values(
+                    order_id=order_id,
+                    created_at=now,
+                    kind=EMAIL_SENT if sent else EMAIL_FAILED,
+                    message=message,
+                    data={"to": to, "email": what},
+                )
+            )
+            if not sent:
+                conn.execute(
+                    update(Order.__table__)
+                    .where(Order.id == order_id, Order.needs_attention.is_(None))
+                    .values(needs_attention=message[:255])
+                )
+    except Exception:
+        log.exception("Could not record the delivery of an email for order %s", order_id)
 
 
 def queue_order_confirmation(session: Session, order: Order) -> None:
@@ -100,16 +132,27 @@ def queue_order_confirmation(session: Session, order: Order) -> None:
         log.warning("Order %s is paid but has no email address: no confirmation sent", order.number)
         return
     snapshot, to, locale = _order_snapshot(order), order.email, order.locale or _shop_locale()
-    after_commit(
-        session,
-        lambda: _send(
+    order_id = order.id
+
+    def send() -> None:
+        sent = _send(
             to,
             locale,
             lambda: _("Your order %(number)s is confirmed", number=snapshot["number"]),
             "order_confirmation",
             order=snapshot,
-        ),
-    )
+        )
+        _record_delivery(order_id, "Order confirmation", to, sent)
+
+    after_commit(session, send)
+
+
+def confirmation_state(order: Order) -> str:
+    """ "sent", "failed" or "pending": what the order's timeline says of its confirmation email."""
+    kinds = {event.kind for event in order.events}
+    if EMAIL_SENT in kinds:
+        return "sent"
+    return "failed" if EMAIL_FAILED in kinds else "pending"
 
 
 def queue_payment_refunded(session: Session, order: Order, amount_cents: int) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -33,6 +34,8 @@ from sqlalchemy import select
 from comptoir.extensions import db
 from comptoir.urls import external_url
 from models import LocalCheckoutSession
+
+log = logging.getLogger(__name__)
 
 PAID_STATUSES = frozenset({"paid", "no_payment_required"})
 
@@ -303,6 +306,31 @@ class LocalGateway:
             "reason": params.get("reason"),
             "status": "succeeded",
         }
+
+
+def make_unpayable(session_id: str) -> str:
+    """Make a Stripe session unpayable. Talks to Stripe only (no transaction may be open).
+
+    Returns "expired" (it can no longer be paid), "paid" / "processing" (the shopper paid, or
+    submitted a delayed payment, in the meantime: settle it instead), or "unreachable".
+    """
+    try:
+        client = gateway()
+        client.expire_checkout_session(session_id)
+        return "expired"
+    except stripe.InvalidRequestError:
+        pass  # not open any more: completed or already expired — ask which
+    except (stripe.StripeError, PaymentsNotConfigured) as exc:
+        log.warning("Could not expire Checkout Session %s: %r", session_id, exc)
+        return "unreachable"
+    try:
+        remote = client.retrieve_checkout_session(session_id, with_line_items=True)
+    except (stripe.StripeError, PaymentsNotConfigured) as exc:
+        log.warning("Could not read Checkout Session %s: %r", session_id, exc)
+        return "unreachable"
+    if remote.get("status") != "complete":
+        return "expired"
+    return "paid" if remote.get("payment_status") in PAID_STATUSES else "processing"
 
 
 # --- Stripe-shaped events (keyless test mode, and the tests' signed deliveries) -----------------

@@ -27,6 +27,7 @@ from comptoir.services import notifications, payments
 from comptoir.services.checkout import add_event, cancel_unpaid, lock_order
 from comptoir.services.fulfilment import (
     fulfill_checkout,
+    give_units_back_to_cart,
     order_for_checkout_session,
     order_for_payment_intent,
     stripe_id,
@@ -56,6 +57,7 @@ def _payment_failed(session: Session, checkout_session: dict) -> str:
         from_statuses=unpaid,
     ):
         return f"ignored: order is {order.status}"
+    give_units_back_to_cart(session, order)
     return "cancelled"
 
 

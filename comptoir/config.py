@@ -152,9 +152,9 @@ class Config:
     # Checkout starts per network (IP, or IPv6 /64), Flask-Limiter syntax; counters in REDIS_URL
     # when set, else per worker process.
     CHECKOUT_RATE_LIMIT = os.environ.get("CHECKOUT_RATE_LIMIT") or "10 per minute;60 per hour"
-    # Most units one network may hold in unpaid checkouts at once (a handful of anonymous
-    # visitors must not freeze a drop's stock; generous enough for shared mobile-network IPs).
-    CHECKOUT_MAX_HELD_UNITS_PER_IP = _int("CHECKOUT_MAX_HELD_UNITS_PER_IP", 20)
+    # Most units one network may hold in unpaid checkouts at once: a handful of anonymous
+    # visitors must not freeze a drop's stock (default: one full cart line).
+    CHECKOUT_MAX_HELD_UNITS_PER_IP = _int("CHECKOUT_MAX_HELD_UNITS_PER_IP", 10)
     SHIPPING_METHOD_NAME = os.environ.get("SHIPPING_METHOD_NAME", "Colissimo")
     SHIPPING_FLAT_CENTS = _int("SHIPPING_FLAT_CENTS", 690)
     # Items total (VAT included) from which shipping is free; 0 disables free shipping.

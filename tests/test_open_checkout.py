@@ -486,3 +486,15 @@ def test_the_signed_in_customer_sees_their_order_on_another_device(app, client, 
     page = other_device.get(f"/checkout/success?session_id={session_id}").get_data(as_text=True)
 
     assert "12 rue des Potiers" in page
+
+
+def test_two_guest_sessions_can_no_longer_hold_all_nineteen_units(app, fake_stripe):
+    pid = _product(app, stock=19)
+    first, second = app.test_client(), app.test_client()
+    add_to_cart(first, pid, 10)
+    add_to_cart(second, pid, 9)
+
+    assert "checkout.stripe.test" in start_checkout(first).headers["Location"]
+    assert start_checkout(second).headers["Location"].endswith("/cart")
+
+    assert _stock(app, pid) == 9  # 10 held by the first guest; 9 still on sale for others

@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 
 # An open payment page is reused only if the shopper has at least this long left on it.
 REUSE_MIN_REMAINING = timedelta(minutes=10)
-DEFAULT_MAX_HELD_UNITS = 20
+DEFAULT_MAX_HELD_UNITS = 10
 
 
 class Claim(StrEnum):

@@ -41,8 +41,18 @@ THREADS = int(os.environ.get("BENCH_THREADS", "4"))  # gthread only
 
 
 def production_config() -> dict:
-    """gunicorn.conf.py's settings as the bench's servers read them."""
-    return runpy.run_path(str(CONFIG))
+    """gunicorn.conf.py's settings as the bench's servers read them: their environment has
+    none of its variables (WEB_CONCURRENCY, GUNICORN_*), so whatever this shell exports, the
+    file's defaults."""
+    saved = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name == "WEB_CONCURRENCY" or name.startswith("GUNICORN_")
+    }
+    try:
+        return runpy.run_path(str(CONFIG))
+    finally:
+        os.environ.update(saved)
 
 
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS") or production_config()["worker_class"]

@@ -8,10 +8,15 @@ Sections (all by default; pick with --only):
   cart      add-to-cart requests/s
   checkout  50 concurrent buyers of one hot product: checkout + test payment + settlement,
             p50/p99, throughput and the oversell count (must be 0)
+  slow      the Procfile's web: command before (gthread) and now (gunicorn.conf.py), side by
+            side: throughput of DB-backed pages, then 50 connections trickling a request body
+            for 30 s while /healthz and /products are probed (target: every probe < 1 s,
+            0 errors; bench/slow.py)
 
-Everything runs on 127.0.0.1: gunicorn (production settings, 2 workers x 4 threads, see
-bench/server.py) and the load generator (wrk, or a Python client: bench/load.py), 16 keep-alive
-connections for throughput, 1 for latency. Databases (bench/databases.py), all PostgreSQL:
+Everything runs on 127.0.0.1: gunicorn (production settings from gunicorn.conf.py, 2 gevent
+workers, see bench/server.py) and the load generator (wrk, or a Python client: bench/load.py),
+16 keep-alive connections for throughput, 1 for latency. Databases (bench/databases.py), all
+PostgreSQL:
   BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/comptoir_bench)
       the demo shop with photos, seeded once and reused (--fresh to re-seed)
   <name>_10k      10,000 imageless products for search, seeded once and reused
@@ -34,10 +39,10 @@ from datetime import UTC, datetime
 from bench import databases
 from bench.load import LoadGenerator
 from bench.report import RESULTS_DIR, write_json
-from bench.sections import run_cart, run_checkout, run_pages, run_search
-from bench.server import THREADS, WORKERS
+from bench.sections import run_cart, run_checkout, run_pages, run_search, run_slow
+from bench.server import THREADS, WORKER_CLASS, WORKERS
 
-SECTIONS = ("pages", "search", "cart", "checkout")
+SECTIONS = ("pages", "search", "cart", "checkout", "slow")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--connections",
         type=int,
         default=2 * WORKERS * THREADS,
-        help="concurrent keep-alive connections (default 2 x workers x threads = 16)",
+        help="concurrent keep-alive connections (default 2 x workers x BENCH_THREADS = 16)",
     )
     parser.add_argument("--products", type=int, default=64, help="demo shop size (default 64)")
     parser.add_argument("--buyers", type=int, default=50, help="concurrent buyers (default 50)")
@@ -96,7 +101,9 @@ def machine_info(db_url: str) -> dict:
         "cpu_model": _cpu_model(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
-        "gunicorn": f"{WORKERS} workers x {THREADS} threads (gthread), no access log",
+        "gunicorn": f"{WORKERS} {WORKER_CLASS} workers"
+        + (f" x {THREADS} threads" if WORKER_CLASS == "gthread" else "")
+        + " (gunicorn.conf.py), no access log",
     }
     try:
         from sqlalchemy import create_engine, text
@@ -146,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(
         f"Comptoir bench — load generator: {load.tool}, {args.connections} connections, "
-        f"{args.duration:g} s per target, gunicorn {WORKERS}x{THREADS}"
+        f"{args.duration:g} s per target, gunicorn {WORKERS} {WORKER_CLASS} workers"
+        + (f" x {THREADS} threads" if WORKER_CLASS == "gthread" else "")
     )
     load1 = os.getloadavg()[0]
     if load1 > 0.5 * (os.cpu_count() or 1):
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     misses: list[str] = []
     logs = RESULTS_DIR / "logs"
     try:
-        if "pages" in args.sections:
+        if {"pages", "slow"} & set(args.sections):
             demo = databases.prepare(
                 demo_url,
                 min_products=args.products,
@@ -170,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({'seeded' if demo.seeded_now else 'reused'} in {demo.seconds:.1f} s)"
             )
             results["demo_database"] = {"products": demo.products, "seeded_now": demo.seeded_now}
+        if "pages" in args.sections:
             misses += run_pages(load, shop_env(demo), demo, args, results, logs)
         if {"cart", "checkout"} & set(args.sections):
             # Carts and orders are written to their own database, wiped every run, so the demo
@@ -196,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["search_database"] = {"products": bulk.products, "seeded_now": bulk.seeded_now}
             misses += run_search(load, shop_env(bulk), bulk, args, results, logs)
+        if "slow" in args.sections:
+            misses += run_slow(load, shop_env(demo), demo, args, results, logs)
     finally:
         load.close()
 

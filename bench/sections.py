@@ -3,6 +3,8 @@ targets it missed (see bench/__main__.py for what each one measures and why)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from bench import pages
 from bench.report import table
 from bench.server import Gunicorn
@@ -245,4 +247,88 @@ def run_checkout(env, demo, args, results, logs) -> list[str]:
         misses.append("stock ledger inconsistent after the checkout run")
     if row["errors"]:
         misses.append(f"{row['errors']} checkout errors (see {logs / 'shop-checkout.log'})")
+    return misses
+
+
+def run_slow(load, env, demo, args, results, logs) -> list[str]:
+    """The Procfile before and now, each started as the Procfile host starts it: throughput of
+    DB-backed pages side by side (alternating slices, like pages), then 50 slow request bodies
+    held for 30 s while /healthz and /products are probed."""
+    from bench import slow
+
+    models = slow.procfile_models(logs)
+    nocache_env = {**env, "CATALOG_CACHE_SECONDS": "0"}
+    with contextlib.ExitStack() as stack:
+        servers = {}
+        for model in models:
+            cap = ["--worker-connections", str(model.cap(args.connections))]
+            servers[model.key] = {
+                "shop": stack.enter_context(
+                    model.server(env, logs / f"slow-{model.key}-shop.log", cap)
+                ),
+                "nocache": stack.enter_context(
+                    model.server(nocache_env, logs / f"slow-{model.key}-nocache.log", cap)
+                ),
+            }
+        urls = {key: {name: s.url for name, s in by.items()} for key, by in servers.items()}
+        throughput = slow.measure_throughput(load, urls, [m.key for m in models], args.duration)
+    proofs = {}
+    for model in models:
+        with model.server(env, logs / f"slow-{model.key}.log") as shop:
+            proofs[model.key] = slow.measure_slow_clients(shop.url)
+    results["slow"] = {
+        "models": {m.key: m.describe() for m in models},
+        "throughput": throughput,
+        "slow_clients": proofs,
+    }
+    before, now = (m.key for m in models)
+    print()
+    print(
+        table(
+            ["target", "before req/s", "p50 ms", "p99 ms", "errors", "now req/s", "p50 ms",
+             "p99 ms", "errors", "now/before"],
+            [
+                [r["target"], r[before]["rps"], r[before]["p50_ms"], r[before]["p99_ms"],
+                 r[before]["errors"], r[now]["rps"], r[now]["p50_ms"], r[now]["p99_ms"],
+                 r[now]["errors"], f"{r['ratio']:.0%}" if r["ratio"] is not None else "-"]
+                for r in throughput
+            ],
+            title=f"Worker model, before ({models[0].label}) and now ({models[1].label}): "
+            f"{args.connections} keep-alive connections, no slow client",
+        )
+    )  # fmt: skip
+    print()
+    print(
+        table(
+            ["server", "probe", "probes", "p50 ms", "p99 ms", "max ms", "errors", "≥ 1 s",
+             "slow held"],
+            [
+                [label, path, s["probes"], s["p50_ms"], s["p99_ms"], s["max_ms"], s["errors"],
+                 s["over_target"], proofs[m.key]["slow_connections"]["still_held"]]
+                for m in models
+                for label, (path, s) in zip(
+                    (m.label, ""), proofs[m.key]["paths"].items(), strict=True
+                )
+            ],
+            title=f"Slow clients: {slow.SLOW_CONNECTIONS} connections trickle a POST body "
+            f"(1 byte / {slow.TRICKLE_SECONDS:g} s) for {slow.HOLD_SECONDS:g} s; /healthz and "
+            f"/products probed every {slow.PROBE_INTERVAL:g} s on new connections",
+        )
+    )  # fmt: skip
+    met = proofs[now]["met"]
+    results["targets"]["slow_clients"] = {
+        "target": f"every probe < {slow.TARGET_MS:g} ms and 0 errors, "
+        f"{slow.SLOW_CONNECTIONS} slow bodies held {slow.HOLD_SECONDS:g} s",
+        "met": met,
+        "before_met": proofs[before]["met"],
+    }
+    print(
+        f"Target every probe < 1 s, 0 errors, {slow.SLOW_CONNECTIONS} slow bodies held "
+        f"{slow.HOLD_SECONDS:g} s: {'met' if met else 'MISSED'} "
+        f"(before: {'met' if proofs[before]['met'] else 'missed'})"
+    )
+    misses = [] if met else ["slow clients held /healthz or /products over 1 s (or errors)"]
+    errors = sum(r[now]["errors"] for r in throughput)
+    if errors:
+        misses.append(f"{errors} failed requests in the worker-model comparison")
     return misses

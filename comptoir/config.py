@@ -53,6 +53,11 @@ class Config:
         os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'comptoir.sqlite3'}"
     )
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL connections each web process may open: the pool keeps DATABASE_POOL_SIZE and
+    # opens up to DATABASE_MAX_OVERFLOW more under load (plus one LISTEN connection). A gevent
+    # worker can use them all at once: size WEB_CONCURRENCY × (sum + 1) to the plan's limit.
+    DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
+    DATABASE_MAX_OVERFLOW = _int("DATABASE_MAX_OVERFLOW", 10)
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # The shop's public address, e.g. https://boutique.example: every absolute URL written

@@ -116,6 +116,11 @@ def _check_config(app: Flask) -> None:
         and app.config.get("PREFERRED_URL_SCHEME") == "https"
         and not (app.debug or app.testing)
     )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.setdefault("pool_size", int(app.config.get("DATABASE_POOL_SIZE", 5)))
+        options.setdefault("max_overflow", int(app.config.get("DATABASE_MAX_OVERFLOW", 10)))
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         (PROJECT_ROOT / "instance").mkdir(exist_ok=True)
         # SQLite: wait for a lock instead of failing at once when a request and the CLI overlap.

@@ -123,3 +123,15 @@ def test_language_switch_refuses_open_redirect(client):
     assert response.headers["Location"] == "/"
     response = client.get("/lang/en?next=/products?q=bol")
     assert response.headers["Location"] == "/products?q=bol"
+
+
+def test_postgresql_pool_size_comes_from_the_settings():
+    app = create_app(
+        TestConfig,
+        SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none",
+        DATABASE_POOL_SIZE=2,
+        DATABASE_MAX_OVERFLOW=3,
+    )
+    with app.app_context():
+        assert db.engine.pool.size() == 2
+        assert db.engine.pool._max_overflow == 3

@@ -154,7 +154,6 @@ def test_when_stripe_cannot_expire_the_old_page_no_second_page_is_opened(app, cl
 def test_five_concurrent_submits_of_a_cart_hold_its_units_once_on_one_payable_page(
     app, fake_stripe
 ):
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_size": 10}
     pid = _product(app, stock=5)
     shopper = app.test_client()
     add_to_cart(shopper, pid, 2)

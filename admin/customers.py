@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import Blueprint, Response, abort, render_template, request
 from flask_login import current_user
 
 from admin.guard import admin_response_headers, require_staff
@@ -14,6 +14,7 @@ from comptoir.extensions import db
 from comptoir.htmx import render_page
 from comptoir.services import admin_customers as service
 from comptoir.services import audit
+from comptoir.services.csv_export import rows_from_own_session, stream_csv
 from models import User
 
 bp = Blueprint("admin_customers", __name__, url_prefix="/admin/customers")
@@ -45,10 +46,14 @@ def export_csv():
     )  # fmt: skip
     db.session.commit()
     filename = f"customers-{datetime.now(UTC):%Y%m%d-%H%M}.csv"
+    rows = rows_from_own_session(db.engine, lambda s: service.export_rows(s, filters))
     return Response(
-        stream_with_context(service.export_csv(db.session, filters)),
+        stream_csv(service.csv_header(), rows),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store, private",
+        },
     )
 
 

@@ -19,7 +19,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -30,8 +29,14 @@ from comptoir.extensions import db
 from comptoir.htmx import render_page
 from comptoir.services import audit
 from comptoir.services import order_admin as service
-from comptoir.services.order_listing import export_csv as export_rows
-from comptoir.services.order_listing import list_orders, parse_filters, timeline
+from comptoir.services.csv_export import rows_from_own_session, stream_csv
+from comptoir.services.order_listing import (
+    csv_header,
+    export_rows,
+    list_orders,
+    parse_filters,
+    timeline,
+)
 from comptoir.shop_time import shop_zone
 
 bp = Blueprint("admin_orders", __name__, url_prefix="/admin/orders")
@@ -70,9 +75,11 @@ def export_csv():
         after={"filters": {k: str(v) for k, v in filters.as_args(page="").items()}},
     )
     db.session.commit()
-    filename = f"orders-{datetime.now(shop_zone()):%Y%m%d-%H%M}.csv"
+    tz = shop_zone()
+    filename = f"orders-{datetime.now(tz):%Y%m%d-%H%M}.csv"
+    rows = rows_from_own_session(db.engine, lambda s: export_rows(s, filters, tz=tz))
     return Response(
-        stream_with_context(export_rows(db.session, filters, tz=shop_zone())),
+        stream_csv(csv_header(), rows),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -98,6 +105,8 @@ def _render_detail(number: str, status: int = 200, form: dict | None = None):
         transitions=service.allowed_transitions(order),
         refundable_cents=service.refundable_cents(order),
         form=form or {},
+        # A refused form keeps its key: resubmitting it after a timeout must not refund twice.
+        refund_key=(form or {}).get("idempotency_key") or service.new_refund_key(),
     )
 
 
@@ -164,7 +173,7 @@ def resolve_attention(number: str):
 def refund(number: str):
     try:
         restock_lines = service.parse_restock_lines(request.form)
-        refund = service.refund_from_admin(
+        refund, _replayed = service.refund_from_admin(
             db.session,
             number,
             amount=request.form.get("amount", ""),
@@ -172,6 +181,7 @@ def refund(number: str):
             restock_lines=restock_lines,
             reason=request.form.get("reason", ""),
             actor_id=current_user.id,
+            form_key=request.form.get("idempotency_key", ""),
         )
     except service.OrderActionError as error:
         return _refused(number, error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,7 @@ from tests.admin_support import (
     make_product,
     make_user,
 )
-from tests.helpers import csrf_token
+from tests.helpers import csrf_from, csrf_token
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +82,21 @@ def _audits(app, action: str) -> list[AuditLog]:
 def _post(client, url: str, data: dict, **kwargs):
     token = csrf_token(client, "/admin/orders")
     return client.post(url, data={"csrf_token": token, **data}, **kwargs)
+
+
+def _refund_form(client, number: str) -> dict:
+    """The hidden fields of the order page's refund form, as a browser would send them."""
+    html = client.get(f"/admin/orders/{number}").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    assert key, "no refund form on the page"
+    return {"csrf_token": csrf_from(html), "idempotency_key": key.group(1)}
+
+
+def _refund(client, number: str, data: dict, **kwargs):
+    """Post the order page's refund form (a fresh page load, so a fresh one-time key)."""
+    return client.post(
+        f"/admin/orders/{number}/refund", data={**_refund_form(client, number), **data}, **kwargs
+    )
 
 
 def _outbox(app):
@@ -610,7 +626,7 @@ def test_partial_refund_in_euros_restocks_only_the_chosen_units(app, staff, staf
     product_id, item_id = _paid_order_with_two_bowls(app)
 
     form = {"amount": "28,00", f"restock_{item_id}": "1", "reason": "Bol fêlé"}
-    response = _post(staff, "/admin/orders/CMD-RF/refund", form)
+    response = _refund(staff, "CMD-RF", form)
     page = staff.get("/admin/orders/CMD-RF").get_data(as_text=True)
 
     assert response.status_code == 303
@@ -636,7 +652,7 @@ def test_partial_refund_in_euros_restocks_only_the_chosen_units(app, staff, staf
 def test_full_refund_with_restock_returns_every_unit_and_closes_the_order(app, staff):
     product_id, _item_id = _paid_order_with_two_bowls(app)
 
-    response = _post(staff, "/admin/orders/CMD-RF/refund", {"amount": "", "restock": "1"})
+    response = _refund(staff, "CMD-RF", {"amount": "", "restock": "1"})
 
     assert response.status_code == 303
     with app.app_context():
@@ -664,7 +680,7 @@ def test_refunds_that_cannot_be_made_are_refused_and_write_nothing(
     product_id, item_id = _paid_order_with_two_bowls(app)
     form = {k.replace("ITEM", str(item_id)): v for k, v in form.items()}
 
-    response = _post(staff, "/admin/orders/CMD-RF/refund", form)
+    response = _refund(staff, "CMD-RF", form)
 
     assert response.status_code == status
     assert reason in response.get_data(as_text=True)
@@ -678,7 +694,10 @@ def test_refunds_that_cannot_be_made_are_refused_and_write_nothing(
 def test_an_unpaid_order_cannot_be_refunded(app, staff):
     _order(app, "CMD-W", status="pending_payment")
 
-    response = _post(staff, "/admin/orders/CMD-W/refund", {"amount": ""})
+    # No refund form on its page: a forged post is refused all the same.
+    response = _post(
+        staff, "/admin/orders/CMD-W/refund", {"amount": "", "idempotency_key": "k" * 24}
+    )
 
     assert response.status_code == 409
     assert "Only a paid order can be refunded" in response.get_data(as_text=True)
@@ -692,9 +711,7 @@ def test_an_unpaid_order_cannot_be_refunded(app, staff):
 def test_when_stripe_cannot_be_reached_the_refund_is_refused_and_nothing_is_written(app, staff):
     product_id, item_id = _paid_order_with_two_bowls(app)
 
-    response = _post(
-        staff, "/admin/orders/CMD-RF/refund", {"amount": "10", f"restock_{item_id}": "1"}
-    )
+    response = _refund(staff, "CMD-RF", {"amount": "10", f"restock_{item_id}": "1"})
 
     assert response.status_code == 409
     assert "Stripe did not accept the refund" in response.get_data(as_text=True)
@@ -723,9 +740,9 @@ def _paid_on_fake_stripe(app, fake_stripe, number: str = "CMD-FS", **settings) -
 def test_partial_then_final_refund_through_stripe(app, staff, fake_stripe):
     product_id, item_id = _paid_on_fake_stripe(app, fake_stripe)
 
-    first = _post(staff, "/admin/orders/CMD-FS/refund",
+    first = _refund(staff, "CMD-FS",
                   {"amount": "12,50", f"restock_{item_id}": "1", "reason": "Bol fêlé"})  # fmt: skip
-    second = _post(staff, "/admin/orders/CMD-FS/refund", {"amount": ""})
+    second = _refund(staff, "CMD-FS", {"amount": ""})
 
     assert (first.status_code, second.status_code) == (303, 303)
     sent = fake_stripe.requests("POST", "/v1/refunds")
@@ -752,9 +769,7 @@ def test_a_refund_stripe_rejects_is_shown_and_nothing_is_written(app, staff, fak
     product_id, item_id = _paid_on_fake_stripe(app, fake_stripe, STRIPE_MAX_NETWORK_RETRIES=0)
     fake_stripe.fail("500")
 
-    response = _post(
-        staff, "/admin/orders/CMD-FS/refund", {"amount": "10", f"restock_{item_id}": "1"}
-    )
+    response = _refund(staff, "CMD-FS", {"amount": "10", f"restock_{item_id}": "1"})
 
     assert response.status_code == 409
     assert "Stripe did not accept the refund" in response.get_data(as_text=True)
@@ -764,3 +779,89 @@ def test_a_refund_stripe_rejects_is_shown_and_nothing_is_written(app, staff, fak
         assert order.items[0].refunded_quantity == 0
     assert _stock_of(app, product_id) == 3
     assert _audits(app, "order.refund") == [] and _events(app, "CMD-FS") == []
+
+
+# --- Refunds are idempotent: one form, one refund ----------------------------------------------
+
+
+def test_the_same_refund_form_posted_twice_refunds_once(app, staff, fake_stripe):
+    _paid_on_fake_stripe(app, fake_stripe)
+    form = {**_refund_form(staff, "CMD-FS"), "amount": "10", "reason": "Geste commercial"}
+
+    first = staff.post("/admin/orders/CMD-FS/refund", data=form)
+    again = staff.post("/admin/orders/CMD-FS/refund", data=form)  # double click, or F5
+
+    assert (first.status_code, again.status_code) == (303, 303)
+    assert len(fake_stripe.requests("POST", "/v1/refunds")) == 1
+    with app.app_context():
+        order = db.session.scalar(select(Order).where(Order.number == "CMD-FS"))
+        assert [r.amount_cents for r in order.refunds] == [1000]
+        assert order.refunded_cents == 1000
+    assert len(_audits(app, "order.refund")) == 1
+    assert "€10.00" in staff.get("/admin/orders/CMD-FS").get_data(as_text=True)
+
+
+def test_a_new_page_load_gives_a_new_refund(app, staff, fake_stripe):
+    _paid_on_fake_stripe(app, fake_stripe)
+    _refund(staff, "CMD-FS", {"amount": "10"})
+    _refund(staff, "CMD-FS", {"amount": "10"})  # a second, deliberate partial refund
+    with app.app_context():
+        order = db.session.scalar(select(Order).where(Order.number == "CMD-FS"))
+        assert order.refunded_cents == 2000
+
+
+def test_a_refund_retried_after_stripe_failed_reuses_its_key(app, staff, fake_stripe):
+    _paid_on_fake_stripe(app, fake_stripe, STRIPE_MAX_NETWORK_RETRIES=0)
+    fake_stripe.fail("500", times=1)
+    form = {**_refund_form(staff, "CMD-FS"), "amount": "10"}
+    refused = staff.post("/admin/orders/CMD-FS/refund", data=form)
+    assert refused.status_code == 409
+    kept = re.search(r'name="idempotency_key" value="([^"]+)"', refused.get_data(as_text=True))
+    assert kept.group(1) == form["idempotency_key"]  # the re-shown form keeps its key
+
+    staff.post("/admin/orders/CMD-FS/refund", data=form)  # "try again"
+
+    keys = [r.idempotency_key for r in fake_stripe.requests("POST", "/v1/refunds")]
+    assert len(keys) == 2 and keys[0] == keys[1]  # Stripe would replay a refund it had made
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Order.refunded_cents).where(Order.number == "CMD-FS")) == 1000
+        )
+
+
+def test_a_refund_post_without_its_form_key_is_refused_clearly(app, staff, fake_stripe):
+    _paid_on_fake_stripe(app, fake_stripe)
+    response = _post(staff, "/admin/orders/CMD-FS/refund", {"amount": "10"})
+    assert response.status_code == 400
+    assert "reload the page" in response.get_data(as_text=True)
+    assert fake_stripe.requests("POST", "/v1/refunds") == []
+
+
+@pytest.mark.postgresql_only
+def test_the_same_refund_form_posted_twice_at_once_makes_one_stripe_refund(app, staff, fake_stripe):
+    _paid_on_fake_stripe(app, fake_stripe)
+    form = {**_refund_form(staff, "CMD-FS"), "amount": "25"}
+    barrier = threading.Barrier(2)
+    statuses, errors = [], []
+
+    def post():
+        try:
+            barrier.wait()
+            statuses.append(staff.post("/admin/orders/CMD-FS/refund", data=form).status_code)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert not errors and statuses == [303, 303]
+    refunds_at_stripe = {r.idempotency_key for r in fake_stripe.requests("POST", "/v1/refunds")}
+    assert len(refunds_at_stripe) == 1
+    assert len(fake_stripe.refunds) == 1
+    with app.app_context():
+        order = db.session.scalar(select(Order).where(Order.number == "CMD-FS"))
+        assert [r.amount_cents for r in order.refunds] == [2500]
+        assert order.refunded_cents == 2500

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from comptoir.services.csv_export import csv_safe, euros, stream_csv
+from comptoir.services.csv_export import csv_safe, euros
 from comptoir.services.reporting import PAID_LIKE
 from models import Order, OrderStatus, Role, User
 
@@ -145,16 +145,20 @@ def customer_orders(session: Session, user: User, limit: int = 100) -> list[Orde
     )
 
 
-def export_csv(session: Session, filters: CustomerFilters) -> Iterator[str]:
-    """Matching customers (all pages) as CSV chunks: UTF-8 BOM first (Excel reads the accents),
-    a header, one row per customer; text cells formula-safe (`=…` becomes `'=…`)."""
-    header = [
+def csv_header() -> list[str]:
+    return [
         _("Email"), _("Name"), _("Registered"), _("Active"), _("Paid orders"),
         _("Lifetime value (EUR)"), _("Last order"),
     ]  # fmt: skip
+
+
+def export_rows(session: Session, filters: CustomerFilters) -> Iterator[list]:
+    """Matching customers (all pages) as CSV rows, after `csv_header()`; text cells
+    formula-safe (`=…` becomes `'=…`). Plain values only (no translation, no request): safe to
+    stream from a session of its own."""
     result = session.execute(customers_query(filters).execution_options(yield_per=500))
-    rows = (
-        [
+    for row in map(_row, result):
+        yield [
             csv_safe(row.user.email or ""),
             csv_safe(row.user.full_name or ""),
             row.user.created_at.strftime("%Y-%m-%d") if row.user.created_at else "",
@@ -163,6 +167,3 @@ def export_csv(session: Session, filters: CustomerFilters) -> Iterator[str]:
             euros(row.lifetime_value_cents),
             row.last_order_at.strftime("%Y-%m-%d") if row.last_order_at else "",
         ]
-        for row in map(_row, result)
-    )
-    yield from stream_csv(header, rows)

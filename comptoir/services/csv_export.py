@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 
@@ -41,3 +44,18 @@ def stream_csv(header: list[str], rows: Iterable[list]) -> Iterator[str]:
     for row in rows:
         writer.writerow(row)
         yield flush()
+
+
+def rows_from_own_session(
+    engine: Engine, rows: Callable[[Session], Iterable[list]]
+) -> Iterator[list]:
+    """Rows read through a session of their own, opened when the first row is wanted and closed
+    when the last is sent (or the client goes away).
+
+    A streamed response is sent after its request has ended — its app context torn down, its
+    session removed, `current_user` detached — so the rows must not be read through the
+    request's session, nor touch anything of the request (locale, user): whatever they need is
+    computed before the response is returned.
+    """
+    with Session(engine) as session:
+        yield from rows(session)

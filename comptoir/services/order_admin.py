@@ -16,6 +16,7 @@ Functions flush, never commit; the view commits once.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -346,6 +347,14 @@ def parse_restock_lines(form: Mapping[str, str]) -> dict[int, int]:
     return lines
 
 
+_FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def new_refund_key() -> str:
+    """A one-time key for a refund form, drawn when the order page is rendered."""
+    return secrets.token_urlsafe(24)
+
+
 def refund_from_admin(
     session: Session,
     number: str,
@@ -355,7 +364,8 @@ def refund_from_admin(
     restock_lines: Mapping[int, int],
     reason: str,
     actor_id: int | None,
-) -> Refund:
+    form_key: str,
+) -> tuple[Refund, bool]:
     """Refund an order from its admin page through `refunds.refund_order` (one Stripe call).
 
     `amount` is typed euros ('12,50'); empty means everything still refundable. Restocking:
@@ -364,12 +374,24 @@ def refund_from_admin(
     unit not yet restocked back — on a full refund only, since which units came back from a
     partial one cannot be guessed. Raises OrderActionError; the caller then rolls back, so
     nothing is half-written. Audited as `order.refund`.
-    """
-    from comptoir.services.refunds import RefundError, refund_order
 
-    order = find_order(session, number)
-    if order is None:
-        raise OrderActionError(_("This order does not exist."), 404)
+    `form_key` is the form's one-time key (hidden field `idempotency_key`): decided under the
+    order's lock, a form posted twice gives back the refund the first post made. Returns
+    (refund, replayed) — `replayed` True when nothing new was refunded.
+    """
+    from comptoir.services.refunds import RefundError, find_refund, refund_order
+
+    if not _FORM_KEY.fullmatch(form_key or ""):
+        raise OrderActionError(
+            _("This refund form is incomplete or out of date: reload the page and try again."), 400
+        )
+    key = f"refund-{number}-{form_key}"
+    order = lock_order(session, number)  # 404 when unknown; waits for a twin request's commit
+    existing = find_refund(session, key)
+    if existing is not None:
+        if existing.order_id != order.id:
+            raise OrderActionError(_("This refund form belongs to another order."), 400)
+        return existing, True
     amount_cents = None
     if (amount or "").strip():
         try:
@@ -394,6 +416,7 @@ def refund_from_admin(
             restock_lines=dict(restock_lines) or None,
             actor_id=actor_id,
             reason=(reason or "").strip()[:255],
+            idempotency_key=key,
         )
     except RefundError as error:
         raise OrderActionError(error.message, 409) from None
@@ -414,4 +437,4 @@ def refund_from_admin(
             "reason": refund.reason,
         },
     )
-    return refund
+    return refund, False

@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from comptoir.services.csv_export import csv_safe, euros, stream_csv
+from comptoir.services.csv_export import csv_safe, euros
 from comptoir.services.order_admin import STATUS_LABELS
 from comptoir.shop_time import start_of_day_utc
 from models import Order, OrderEvent, OrderItem, StripeEvent, User
@@ -155,13 +155,13 @@ def csv_header() -> list[str]:
     ]  # fmt: skip
 
 
-def export_csv(session: Session, filters: OrderFilters, *, tz: tzinfo = UTC) -> Iterator[str]:
-    """The filtered orders (all pages) as CSV text chunks: a UTF-8 BOM first (so Excel reads the
-    accents), then a header and one row per order. Amounts are decimal euros (`12.50`), dates
-    local to the shop, every text cell formula-safe."""
+def export_rows(session: Session, filters: OrderFilters, *, tz: tzinfo = UTC) -> Iterator[list]:
+    """The filtered orders (all pages) as CSV rows, after `csv_header()`: amounts in decimal
+    euros (`12.50`), dates local to the shop, every text cell formula-safe. Plain values only
+    (no translation, no request): safe to stream from a session of its own."""
     result = session.execute(orders_query(filters, tz).execution_options(yield_per=500))
-    rows = (
-        [
+    for order, items_count in result:
+        yield [
             csv_safe(order.number),
             order.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             order.status,
@@ -175,9 +175,6 @@ def export_csv(session: Session, filters: OrderFilters, *, tz: tzinfo = UTC) -> 
             csv_safe(order.carrier or ""),
             csv_safe(order.tracking_number or ""),
         ]
-        for order, items_count in result
-    )
-    yield from stream_csv(csv_header(), rows)
 
 
 # --- Timeline -------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Refunds through Stripe: staff refunds (full or partial) and payments the shop cannot honour.
 
-Every refund is one Stripe call with an idempotency key derived from the order and the refund's
-place in its history, so a request retried after a crash (or a double click that got through)
-replays the same refund instead of paying twice. The order row is locked for the whole
-operation, so two staff members refunding at once cannot both refund the same remainder, and
+Every refund is one Stripe call with an idempotency key, stored on the Refund row (unique) and
+sent to Stripe as its Idempotency-Key. Staff refunds use the one-time key of the form they were
+asked from: the same form posted twice — a double click, two tabs, a retry after a timeout — is
+ONE refund (the second request finds the first one's row and answers with it; had both reached
+Stripe, Stripe would replay the first answer). The order row is locked while deciding and
+recording, so two staff members refunding at once cannot both refund the same remainder, and
 the `charge.refunded` webhook for this very refund waits and then finds it already counted.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 
 import stripe
 from flask_babel import gettext as _
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comptoir.services import payments, stock
@@ -41,6 +44,11 @@ class RefundError(Exception):
         self.message = str(message)
 
 
+def find_refund(session: Session, idempotency_key: str) -> Refund | None:
+    """The refund already made with this key (whatever order it was for), if any."""
+    return session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
+
+
 def refundable_cents(order: Order) -> int:
     """What can still be refunded on this order."""
     if order.status not in REFUNDABLE_STATUSES:
@@ -57,6 +65,7 @@ def refund_order(
     actor_id: int | None = None,
     reason: str = "",
     restock_lines: Mapping[int, int] | None = None,
+    idempotency_key: str | None = None,
 ) -> Refund:
     """Refund a paid order in full (`amount_cents=None`) or in part, through Stripe; flushes.
 
@@ -66,10 +75,19 @@ def refund_order(
       restocked goes back. Restocked units are counted in `OrderItem.refunded_quantity`.
     - Records a `Refund` (with Stripe's id and status) and a timeline event, adds the amount to
       `refunded_cents`; the order becomes `refunded` once nothing is left to refund.
+    - `idempotency_key`: the asking form's one-time key. A refund already made with it is
+      returned as it is (nothing new is refunded, restocked or recorded). Without one, the key
+      is derived from the order and the refund's place in its history.
     Raises RefundError (nothing written) for a bad amount, an order that cannot be refunded,
     or a failed Stripe call. The caller commits.
     """
     order = lock_order(session, order.id)
+    if idempotency_key is not None:
+        existing = find_refund(session, idempotency_key)
+        if existing is not None:
+            if existing.order_id != order.id:
+                raise RefundError(_("This refund form belongs to another order."))
+            return existing
     if order.status not in REFUNDABLE_STATUSES:
         raise RefundError(_("Only a paid order can be refunded."))
     if not order.stripe_payment_intent_id:
@@ -94,7 +112,7 @@ def refund_order(
         order,
         amount,
         reason=reason,
-        idempotency_key=f"refund-{order.number}-{sequence}-{amount}",
+        idempotency_key=idempotency_key or f"refund-{order.number}-{sequence}-{amount}",
         actor_id=actor_id,
         restock=bool(units),
     )
@@ -191,6 +209,7 @@ def issue_refund(
         raise RefundError(_("Stripe refused the refund (status: %(status)s).", status=status))
     refund = Refund(
         stripe_refund_id=result.get("id"),
+        idempotency_key=idempotency_key[:100],
         amount_cents=amount_cents,
         status=status,
         reason=(reason or "")[:255],

@@ -35,7 +35,7 @@ from comptoir.extensions import db
 from comptoir.htmx import is_htmx, render_page
 from comptoir.services import admin_catalog as catalog
 from comptoir.services import admin_gallery as gallery
-from comptoir.services import reporting
+from comptoir.services import reporting, reservations
 from comptoir.services.admin_catalog import CatalogError
 from comptoir.services.stock_alerts import notify_threshold_crossings
 from models import Category, MovementReason, Product
@@ -144,6 +144,7 @@ def _edit_context(product: Product, form: ProductForm) -> dict:
         "restock_form": RestockForm(formdata=None),
         "alt_form": AltTextForm(formdata=None),
         "max_upload_bytes": current_app.config["MAX_IMAGE_UPLOAD_BYTES"],
+        "held_units": reservations.held_units(db.session, product.id),
     }
 
 

@@ -208,13 +208,13 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     # Imported here, never at module import time, so blueprints can import models and services freely.
-    from admin import customers, dashboard, orders, products
+    from admin import customers, dashboard, orders, products, reservations
     from comptoir import health
     from storefront import account, cart, catalog, checkout, media, prefs, seo, testpay, webhooks
 
     modules = (
         health, catalog, seo, prefs, media, cart, checkout, webhooks, testpay, account,
-        dashboard, products, orders, customers,
+        dashboard, products, orders, customers, reservations,
     )  # fmt: skip
     for module in modules:
         bp = module.bp

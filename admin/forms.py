@@ -5,7 +5,7 @@ comptoir.services.admin_catalog."""
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
@@ -53,15 +53,17 @@ class EuroField(Field):
             return
         text = valuelist[0].strip().replace("\u00a0", "").replace(" ", "").replace("€", "")
         text = text.replace(",", ".")
-        try:
-            amount = Decimal(text)
-        except InvalidOperation:
-            raise ValueError(_l("Enter a price in euros, for example 28,50.")) from None
-        if not amount.is_finite() or amount < 0:
+        # Digits and at most one decimal point: no exponent (`1e30`), sign, NaN or Infinity,
+        # and no 40-digit number reaching Decimal's limits or the INTEGER column.
+        match = re.fullmatch(r"([0-9]+)(?:\.([0-9]+))?", text)
+        if match is None:
             raise ValueError(_l("Enter a price in euros, for example 28,50."))
-        if amount != amount.quantize(Decimal("0.01")):
+        whole, decimals = match.group(1).lstrip("0") or "0", match.group(2) or ""
+        if len(decimals) > 2:
             raise ValueError(_l("A price has at most two decimals (cents)."))
-        cents = int(amount * 100)
+        if len(whole) > 9:
+            raise ValueError(_l("This price is too high."))
+        cents = int(whole) * 100 + int(decimals.ljust(2, "0"))
         if cents > MAX_PRICE_CENTS:
             raise ValueError(_l("This price is too high."))
         self.data = cents

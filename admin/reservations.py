@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from admin.guard import admin_response_headers, require_staff
 from comptoir.extensions import db
+from comptoir.input_guard import parse_id
 from comptoir.services import audit, checkout, reservations
 from models import Order, OrderStatus, Product
 
@@ -17,16 +18,13 @@ bp = Blueprint("admin_reservations", __name__, url_prefix="/admin/reservations")
 bp.before_request(require_staff)
 bp.after_request(admin_response_headers)
 
-_MAX_ID = 2**31 - 1
-
 
 def _product_filter() -> Product | None:
     raw = request.args.get("product", "")
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) <= _MAX_ID:
-        abort(404)
-    product = db.session.get(Product, int(raw))
+    product_id = parse_id(raw)
+    product = db.session.get(Product, product_id) if product_id is not None else None
     if product is None:
         abort(404)
     return product
@@ -49,8 +47,8 @@ def release(number: str):
     order = db.session.scalar(select(Order).where(Order.number == number[:20]))
     if order is None:
         abort(404)
-    back = request.form.get("product", "")
-    target = url_for(".index", product=back) if back.isdigit() else url_for(".index")
+    back = parse_id(request.form.get("product"))
+    target = url_for(".index", product=back) if back else url_for(".index")
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         flash(
             _("Order %(number)s no longer holds stock: nothing to release.", number=number), "info"

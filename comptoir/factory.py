@@ -55,6 +55,10 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
         hops = int(app.config["PROXY_FIX_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    from comptoir import input_guard
+
+    input_guard.install_converters(app)  # before the blueprints' rules are compiled
+    input_guard.register(app)
     _init_extensions(app)
     _register_blueprints(app)
     _register_template_helpers(app)

@@ -431,7 +431,8 @@ def address_default(address_id: int):
 def orders():
     page = db.paginate(
         accounts.customer_orders_query(_me()),
-        page=request.args.get("page", 1, type=int),
+        # Clamped: a page of 10**20 would be an OFFSET no database accepts.
+        page=min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000),
         per_page=ORDERS_PER_PAGE,
         error_out=False,
     )

@@ -21,6 +21,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from comptoir.input_guard import parse_id
 from comptoir.services import audit, stock
 from comptoir.services.catalog import create_category, create_product, slugify, unique_slug
 from comptoir.services.stock import StockChange
@@ -97,11 +98,8 @@ def parse_product_filters(args: Mapping[str, str]) -> ProductFilters:
     """Read the list's query string; anything unknown falls back to the default (no error)."""
 
     def number(name: str) -> int | None:
-        try:
-            value = int(args.get(name, "") or 0)
-        except ValueError:
-            return None
-        return value if value > 0 else None
+        # Within the id column's range: a category id of 10**20 must not reach PostgreSQL.
+        return parse_id(args.get(name))
 
     status = args.get("status", "")
     stock_state = args.get("stock", "")

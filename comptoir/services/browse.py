@@ -18,6 +18,7 @@ from sqlalchemy import Select, case, func, or_, select, true
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from comptoir.catalog_changes import recent_read
+from comptoir.input_guard import parse_id
 from comptoir.services.search import apply_search, search_terms
 from models import Category, Product, ProductImage
 
@@ -208,9 +209,9 @@ def parse_ids(raw: str | None, limit: int = MAX_BADGE_IDS) -> list[int]:
     """`"3,1,x,3"` → `[1, 3]`: positive integers, deduplicated, sorted, at most `limit` kept."""
     ids: set[int] = set()
     for part in (raw or "").split(",")[: limit * 2]:
-        part = part.strip()
-        if part.isdigit() and len(part) <= 12 and int(part) > 0:
-            ids.add(int(part))
+        value = parse_id(part)  # ASCII digits within the id column's range ("²" is not)
+        if value is not None:
+            ids.add(value)
     return sorted(ids)[:limit]
 
 

@@ -218,6 +218,30 @@ def process_event(session: Session, event: dict) -> str:
     return handler(session, obj)
 
 
+def _not_an_event(event, payload: bytes) -> str | None:
+    """Why a correctly signed body is still not an event this shop can record, or None.
+
+    Signed means it came from Stripe (or the test-payment page), not that its shape is right:
+    anything but `{"id": "evt_…", "type": "…", "data": {"object": {…}}}` is refused here rather
+    than failing later (a 500 that Stripe would retry for three days). A NUL character anywhere
+    is refused too: PostgreSQL cannot store it in the order's text columns.
+    """
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 255:
+        return "no valid id"
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
+        return "no valid type"
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return "data.object is not an object"
+    raw = payload if isinstance(payload, bytes | bytearray) else str(payload).encode()
+    if b"\\u0000" in raw or "\x00" in event_id:
+        return "contains a NUL character"
+    return None
+
+
 def receive_webhook(payload: bytes, signature: str | None) -> tuple[int, str]:
     """Verify, record and apply one webhook delivery; commits. Returns (HTTP status, detail).
 
@@ -230,14 +254,17 @@ def receive_webhook(payload: bytes, signature: str | None) -> tuple[int, str]:
         log.error("STRIPE_WEBHOOK_SECRET is not set: webhook refused (Stripe will retry)")
         return 500, "webhook secret not configured"
     try:
-        stripe.Webhook.construct_event(payload, signature or "", secret)
+        stripe.WebhookSignature.verify_header(
+            payload, signature or "", secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
         event = json.loads(payload)
     except stripe.SignatureVerificationError:
         return 400, "bad signature"
-    except ValueError:
+    except ValueError:  # not UTF-8, not JSON
         return 400, "bad payload"
-    if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
-        return 400, "not an event"
+    problem = _not_an_event(event, payload)
+    if problem:
+        return 400, f"not an event: {problem}"
 
     session = db.session
     try:

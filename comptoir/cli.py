@@ -51,10 +51,13 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("purge-carts")
     def purge_carts_command() -> None:
-        """Delete guest carts nobody can reach any more (cookie expired); run daily."""
+        """Delete guest carts nobody can reach any more (cookie expired) and sign-ins that can
+        never be used again (expired, or signed out over a day ago); run daily."""
         from comptoir.extensions import db
+        from comptoir.services import user_sessions
         from comptoir.services.cart import purge_stale_guest_carts
 
         deleted = purge_stale_guest_carts(db.session)
+        sign_ins = user_sessions.purge(db.session)
         db.session.commit()
-        click.echo(f"Deleted {deleted} stale guest cart(s).")
+        click.echo(f"Deleted {deleted} stale guest cart(s) and {sign_ins} ended sign-in(s).")

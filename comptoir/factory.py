@@ -194,20 +194,9 @@ def _init_extensions(app: Flask) -> None:
     login_manager.localize_callback = str
 
     import models  # noqa: F401  (register every table on the metadata)
+    from comptoir import auth
 
-    @login_manager.user_loader
-    def load_user(session_id: str):
-        """`<id>:<fingerprint>` (User.get_id): a deactivated account, or a session from before
-        the last password change, is signed out."""
-        from models import User
-
-        user_id, _, fingerprint = str(session_id).partition(":")
-        if not user_id.isdigit() or not fingerprint:
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or not user.is_active or not user.matches_session(fingerprint):
-            return None
-        return user
+    auth.register(app)
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 from enum import StrEnum
 
-from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -42,22 +39,13 @@ class User(UserMixin, TimestampMixin, db.Model):
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 
-    # Flask-Login keeps get_id() in the session and the remember-me cookie. It carries a
-    # fingerprint of the password hash, so a new password (changed or reset) signs every other
-    # browser out: their stored id no longer matches (matches_session, checked by the user
-    # loader in comptoir/factory.py).
+    # Flask-Login keeps get_id() in the session and the remember-me cookie: `<id>:<token>` of
+    # this browser's sign-in (comptoir.auth, services.user_sessions). The token lives on the
+    # loaded object only; the database keeps its digest.
+    session_token = None  # str, set by comptoir.auth; not a column
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_fingerprint()}"
-
-    def session_fingerprint(self) -> str:
-        """A keyed digest of the password hash: changes with the password, reveals nothing."""
-        key = current_app.secret_key
-        key = key.encode() if isinstance(key, str) else key
-        digest = hmac.new(key, self.password_hash.encode(), hashlib.sha256)
-        return digest.hexdigest()[:20]
-
-    def matches_session(self, fingerprint: str) -> bool:
-        return hmac.compare_digest(self.session_fingerprint(), fingerprint)
+        return f"{self.id}:{self.session_token or ''}"
 
     @property
     def is_staff(self) -> bool:

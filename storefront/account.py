@@ -21,14 +21,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
-from flask_login import current_user, login_required, login_user, logout_user
-from flask_login.config import COOKIE_NAME
+from flask_login import current_user, login_required
 from limits import parse_many
 from wtforms import SelectChoice
 
+from comptoir.auth import current_token, sign_in, sign_out
 from comptoir.extensions import db, limiter
 from comptoir.factory import LOCALE_COOKIE
-from comptoir.services import accounts
+from comptoir.services import accounts, signup
 from comptoir.services import addresses as address_book
 from comptoir.services.accounts import AccountError
 from comptoir.services.addresses import AddressData
@@ -39,6 +39,7 @@ from storefront.account_forms import (
     PasswordResetRequestForm,
     ProfileForm,
     RegisterForm,
+    WelcomeForm,
 )
 from storefront.prefs import safe_next
 
@@ -154,7 +155,7 @@ def register():
         form.next.data = safe_next(request.args.get("next"), "")
     if form.validate_on_submit():
         try:
-            user = accounts.register_customer(
+            signup.sign_up(
                 db.session,
                 form.email.data,
                 form.password.data,
@@ -165,12 +166,39 @@ def register():
             db.session.rollback()
             _field_error(form, error)
         else:
-            login_user(user)
-            accounts.record_login(db.session, user)
             db.session.commit()
-            flash(_("Welcome! Your account is ready."), "success")
-            return redirect(safe_next(form.next.data, url_for("account.dashboard")), code=303)
+            # The same answer whether the address was new or already had an account.
+            next_url = safe_next(form.next.data, "")
+            return redirect(url_for("account.registered", next=next_url or None), code=303)
     return render_template("account/register.html", form=form)
+
+
+@bp.get("/register/sent")
+def registered():
+    """After a sign-up: check your inbox (the same page whatever the address was)."""
+    return render_template(
+        "account/registered.html", next_url=safe_next(request.args.get("next"), "")
+    )
+
+
+@bp.route("/welcome/<token>", methods=["GET", "POST"])
+def welcome(token: str):
+    """The welcome email's link: a button that signs the new customer in (a POST, so that mail
+    scanners that open links do not use up the one-time link)."""
+    try:
+        user = signup.user_for_welcome_token(db.session, token)
+    except accounts.ResetTokenExpired as error:
+        return _reset_link_page("account/welcome_invalid.html", 410, message=error.message)
+    except accounts.ResetTokenInvalid as error:
+        return _reset_link_page("account/welcome_invalid.html", 400, message=error.message)
+    form = WelcomeForm()
+    if form.validate_on_submit():
+        sign_in(user)
+        accounts.record_login(db.session, user)
+        db.session.commit()
+        flash(_("Welcome! Your account is ready."), "success")
+        return redirect(url_for("account.dashboard"), code=303)
+    return _reset_link_page("account/welcome.html", form=form, user=user)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -203,7 +231,7 @@ def login():
     if form.validate_on_submit():
         user = accounts.authenticate(db.session, form.email.data, form.password.data)
         if user is not None:
-            login_user(user, remember=form.remember.data)
+            sign_in(user, remember=form.remember.data)
             accounts.record_login(db.session, user)
             db.session.commit()
             return redirect(_after_login_url(user, form.next.data), code=303)
@@ -215,7 +243,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    logout_user()
+    sign_out()  # revoked on the server: a copy of this browser's cookies opens nothing now
+    db.session.commit()
     flash(_("You are signed out."), "success")
     return redirect(url_for("catalog.home"), code=303)
 
@@ -280,7 +309,7 @@ def password_reset(token: str):
             db.session.rollback()
             _field_error(form, error)
         else:
-            login_user(user)
+            sign_in(user)
             accounts.record_login(db.session, user)
             db.session.commit()
             _unlock_login(user.email)
@@ -319,19 +348,13 @@ def profile():
                 locale=form.locale.data or None,
                 current_password=form.current_password.data or "",
                 new_password=form.password.data or "",
+                keep_session_token=current_token(),
             )
         except AccountError as error:
             db.session.rollback()
             _field_error(form, error)
         else:
-            db.session.commit()
-            if "password" in changed:
-                # Every other browser is now signed out (User.get_id); this one stays signed in,
-                # remembered if it was.
-                remembered = (
-                    current_app.config.get("REMEMBER_COOKIE_NAME", COOKIE_NAME) in request.cookies
-                )
-                login_user(_me(), remember=remembered)
+            db.session.commit()  # every other browser's sign-in is revoked; this one stays
             flash(_("Your details are saved.") if changed else _("Nothing to change."), "success")
             response = redirect(url_for("account.profile"), code=303)
             if "locale" in changed:

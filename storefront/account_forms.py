@@ -53,6 +53,10 @@ class RegisterForm(FlaskForm):
     next = HiddenField()
 
 
+class WelcomeForm(FlaskForm):
+    """The welcome link's sign-in button (CSRF only)."""
+
+
 class PasswordResetRequestForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(message=_REQUIRED), Length(max=255)])
 

@@ -1,6 +1,6 @@
 """Helpers for admin tests: people with a role, logging them in, orders built like checkout does.
 
-Logging in goes through a tiny test-only route (`flask_login.login_user`), so admin tests do not
+Logging in goes through a tiny test-only route (`comptoir.auth.sign_in`, as the login view does), so admin tests do not
 depend on the account pages' form details or rate limits. `install_test_routes(app)` must run
 before the app's first request.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import redirect
-from flask_login import login_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.security import generate_password_hash
 
+from comptoir.auth import sign_in
 from comptoir.extensions import db
 from comptoir.services import stock
 from comptoir.services.catalog import create_product
@@ -26,7 +26,8 @@ def install_test_routes(app) -> None:
     in production."""
 
     def test_login(user_id: int):
-        login_user(db.session.get(User, user_id))
+        sign_in(db.session.get(User, user_id))
+        db.session.commit()  # the sign-in record, as the login view commits it
         return "ok"
 
     if "_test_login" not in app.view_functions:

@@ -58,48 +58,78 @@ def _location(response) -> str:
 # --- Sign-up -------------------------------------------------------------------------------
 
 
-def test_registering_creates_a_customer_and_signs_them_in(app, client):
+def _register(client, email, password=PASSWORD, **fields):
     token = csrf_token(client, "/account/register")
-    response = client.post(
-        "/account/register",
-        data={
-            "csrf_token": token,
-            "email": "  Jeanne.Martin@Example.COM ",
-            "full_name": "Jeanne Martin",
-            "password": PASSWORD,
-            "password_confirm": PASSWORD,
-        },
-    )
+    data = {"csrf_token": token, "email": email, "password": password,
+            "password_confirm": password, **fields}  # fmt: skip
+    return client.post("/account/register", data=data)
+
+
+def _welcome_link(app) -> str:
+    body = app.extensions["outbox"][-1].get_body(preferencelist=("plain",)).get_content()
+    return urlsplit(re.search(r"http://localhost(/account/welcome/\S+)", body).group(0)).path
+
+
+def test_registering_creates_a_customer_and_emails_a_one_click_sign_in(app, client):
+    response = _register(client, "  Jeanne.Martin@Example.COM ", full_name="Jeanne Martin")
+
     assert response.status_code == 303
-    assert _location(response) == "/account/"
-    dashboard = client.get("/account/")
-    assert dashboard.status_code == 200
-    assert "jeanne.martin@example.com" in _text(dashboard)
+    assert _location(response) == "/account/register/sent"
+    assert "Check your inbox" in _text(client.get("/account/register/sent"))
+    assert client.get("/account/").status_code == 302  # not signed in by the sign-up itself
     with app.app_context():
         user = db.session.scalar(select(User))
         assert user.email == "jeanne.martin@example.com"
         assert user.role == Role.CUSTOMER
         assert user.password_hash.startswith("scrypt:")
         assert PASSWORD not in user.password_hash
-        assert user.last_login_at is not None
+    (welcome,) = app.extensions["outbox"]
+    assert welcome["To"] == "jeanne.martin@example.com"
 
-
-def test_registering_an_existing_email_in_other_case_is_refused_clearly(app, client):
-    _user(app, "claire@example.com")
-    token = csrf_token(client, "/account/register")
-    response = client.post(
-        "/account/register",
-        data={
-            "csrf_token": token,
-            "email": "CLAIRE@example.com",
-            "password": NEW_PASSWORD,
-            "password_confirm": NEW_PASSWORD,
-        },
-    )
-    assert response.status_code == 200
-    assert "An account already exists with this email address" in _text(response)
+    link = _welcome_link(app)
+    page = client.get(link)
+    assert page.status_code == 200  # a button, so that mail scanners opening links sign no one in
+    assert client.get("/account/").status_code == 302
+    signed_in = client.post(link, data={"csrf_token": csrf_from(_text(page))})
+    assert signed_in.status_code == 303 and _location(signed_in) == "/account/"
+    assert "jeanne.martin@example.com" in _text(client.get("/account/"))
     with app.app_context():
-        assert db.session.scalar(select(db.func.count(User.id))) == 1
+        assert db.session.scalar(select(User.last_login_at)) is not None
+    # The link works once.
+    assert app.test_client().get(link).status_code == 400
+
+
+def test_a_new_account_can_sign_in_with_its_password_at_once(app, client):
+    _register(client, "jeanne@example.com")
+    assert _login(client, "jeanne@example.com").status_code == 303
+    assert client.get("/account/").status_code == 200
+
+
+def test_signing_up_with_a_known_address_looks_like_any_sign_up(app, client):
+    _user(app, "claire@example.com")
+    stranger = app.test_client()
+
+    known = _register(client, "CLAIRE@example.com", NEW_PASSWORD)
+    unknown = _register(stranger, "nouvelle@example.com", NEW_PASSWORD)
+
+    assert known.status_code == unknown.status_code == 303
+    assert _location(known) == _location(unknown) == "/account/register/sent"
+
+    def page(browser) -> str:  # the CSRF token differs per browser, nothing else may
+        return re.sub(r'"X-CSRFToken": "[^"]+"', "", _text(browser.get("/account/register/sent")))
+
+    assert page(client) == page(stranger)
+    assert client.get_cookie("remember_token") is None
+    assert client.get("/account/").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(User.id))) == 2  # nothing new for Claire
+        claire = db.session.scalar(select(User).where(User.email == "claire@example.com"))
+        assert verify_password(claire.password_hash, PASSWORD)  # her password is untouched
+    to_claire, to_newcomer = app.extensions["outbox"]
+    assert to_claire["To"] == "claire@example.com"
+    body = to_claire.get_body(preferencelist=("plain",)).get_content()
+    assert "You already have one" in body and "http://localhost/account/password-reset" in body
+    assert to_newcomer["To"] == "nouvelle@example.com"
 
 
 @pytest.mark.parametrize(
@@ -561,9 +591,10 @@ def test_a_password_reset_signs_every_other_browser_out(app, client):
     assert stolen.get("/account/").status_code == 302
 
 
-def test_a_session_id_without_a_valid_fingerprint_is_anonymous(app, client):
+def test_a_session_id_without_a_live_sign_in_is_anonymous(app, client):
     user_id = _user(app)
-    for forged in (str(user_id), f"{user_id}:", f"{user_id}:0123456789abcdef0123", "x:y"):
+    old_format = f"{user_id}:0123456789abcdef0123"  # before sign-ins were recorded
+    for forged in (str(user_id), f"{user_id}:", old_format, "x:y", f"{user_id}:" + "A" * 43):
         with client.session_transaction() as browser_session:
             browser_session["_user_id"] = forged
             browser_session["_fresh"] = True
@@ -981,4 +1012,100 @@ def test_plain_http_development_login_still_works(app, client):
     assert response.status_code == 303
     cookie = _session_cookie(response)
     assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/account/").status_code == 200
+
+
+# --- Sign-out ends the session on the server -----------------------------------------------------
+
+
+def _logout(client):
+    token = csrf_token(client, "/account/")
+    return client.post("/account/logout", data={"csrf_token": token})
+
+
+def _copy_cookies(source, target) -> None:
+    for name in ("session", "remember_token"):
+        cookie = source.get_cookie(name)
+        if cookie is not None:
+            target.set_cookie(name, cookie.value)
+
+
+def test_cookies_copied_before_sign_out_open_nothing_after_it(app, client):
+    _user(app)
+    _login(client, remember="y")
+    thief = app.test_client()
+    _copy_cookies(client, thief)
+    assert thief.get("/account/").status_code == 200  # a copy works while the sign-in lives
+
+    assert _logout(client).status_code == 303
+
+    response = thief.get("/account/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/account/login"
+    thief.delete_cookie("session")  # the remember cookie alone does not bring it back either
+    assert thief.get("/account/").status_code == 302
+    assert client.get("/account/").status_code == 302
+
+
+def test_signing_out_in_one_browser_leaves_the_others_signed_in(app, client):
+    _user(app)
+    _login(client)
+    phone = app.test_client()
+    _login(phone, remember="y")
+
+    _logout(client)
+
+    assert phone.get("/account/").status_code == 200
+    phone.delete_cookie("session")
+    assert phone.get("/account/").status_code == 200  # remembered, and still live
+
+
+def test_create_staff_with_a_new_password_signs_every_browser_out(app, client, runner):
+    _user(app, "marie@example.com", role="staff")
+    _login(client, "marie@example.com", remember="y")
+    assert client.get("/admin/").status_code == 200
+
+    result = runner.invoke(args=["create-staff", "marie@example.com", "--password", NEW_PASSWORD])
+    assert result.exit_code == 0
+
+    assert client.get("/admin/").status_code == 302
+    client.delete_cookie("session")
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_deactivated_account_is_signed_out_everywhere(app, client):
+    user_id = _user(app)
+    _login(client, remember="y")
+    with app.app_context():
+        from comptoir.services.accounts import set_active
+
+        set_active(db.session, db.session.get(User, user_id), False, actor_id=None)
+        db.session.commit()
+    assert client.get("/account/").status_code == 302
+    with app.app_context():
+        from models import UserSession
+
+        assert all(row.revoked_at for row in db.session.scalars(select(UserSession)))
+
+
+def test_purge_carts_also_forgets_dead_sign_ins(app, client, runner):
+    from datetime import timedelta
+
+    from models import UserSession, utcnow
+
+    _user(app)
+    _login(client)
+    other = app.test_client()
+    _login(other)
+    _logout(other)
+    with app.app_context():
+        rows = db.session.scalars(select(UserSession).order_by(UserSession.id)).all()
+        rows[1].revoked_at = utcnow() - timedelta(days=2)
+        db.session.commit()
+
+    result = runner.invoke(args=["purge-carts"])
+
+    assert result.exit_code == 0
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(UserSession.id))) == 1  # the live one
     assert client.get("/account/").status_code == 200

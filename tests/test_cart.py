@@ -6,10 +6,10 @@ import re
 
 import pytest
 from flask import render_template
-from flask_login import login_user
 from sqlalchemy import event, func, select
 from werkzeug.security import generate_password_hash
 
+from comptoir.auth import sign_in
 from comptoir.extensions import db
 from comptoir.services import cart as carts
 from comptoir.services.catalog import create_product
@@ -29,11 +29,11 @@ def client(app):
 
 @pytest.fixture
 def login(app):
-    """`login(client, user_id)`: logs `client` in through Flask-Login's login_user, as the real
+    """`login(client, user_id)`: signs `client` in through `comptoir.auth.sign_in`, as the real
     login view does (a test-only route, registered before the app serves its first request)."""
 
     def _test_login(user_id: int):
-        login_user(db.session.get(User, user_id))
+        sign_in(db.session.get(User, user_id))
         db.session.commit()
         return "logged in"
 

@@ -193,7 +193,7 @@ def test_price_filters_take_euros_with_comma_or_dot(app, client, query, expected
     assert _names(html) == expected
 
 
-@pytest.mark.parametrize("value", ["abc", "-5", "1e3", "12,345", "99999999", "%00"])
+@pytest.mark.parametrize("value", ["abc", "-5", "1e3", "12,345", "99999999", "²"])
 def test_invalid_price_is_ignored_with_a_gentle_note(app, client, value):
     _shop(app, [_p("Bol", price=1000), _p("Vase", price=5000)])
     html = _html(client.get(f"/products?min_price={value}"))
@@ -272,7 +272,6 @@ def test_out_of_range_page_is_clamped_to_a_valid_one(app, client, page, expected
         "q=" + "céramique " * 600,
         'q="unbalanced&sort=relevance',
         "q=NEAR(bol AND) OR * :*",
-        "q=%00bol",
         "category=<b>x</b>&sort=<i>&page=<u>",
         "min_price=<script>&max_price=';--",
         "in_stock=<script>",
@@ -284,6 +283,17 @@ def test_hostile_or_absurd_input_gets_a_normal_page(app, client, query):
     assert "<script>alert" not in html and "<b>x</b>" not in html and "<script>&" not in html
     assert 'class="site-header"' in html
     assert _html(client.get(f"/products?{query}", headers=HX))
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/products?q=%00bol", "/products?min_price=%00", "/products/%00", "/stock-badges?ids=%00"],
+)
+def test_a_nul_byte_in_the_catalogue_is_a_clear_400(app, client, url):
+    _shop(app, [_p("Bol")])
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "characters that are not allowed" in response.get_data(as_text=True)
 
 
 def test_sql_in_search_finds_nothing_and_does_not_list_everything(app, client):
@@ -335,7 +345,7 @@ def test_product_page_shows_what_a_shopper_needs(app, client):
     assert all(f'alt="Vue {i}"' in gallery for i in (1, 2, 3))
 
 
-@pytest.mark.parametrize("slug", ["nope", "retire", "cache", "x" * 300, "%00"])
+@pytest.mark.parametrize("slug", ["nope", "retire", "cache", "x" * 300, "²"])
 def test_unknown_inactive_or_hidden_products_are_404(app, client, slug):
     _shop(
         app,
@@ -439,7 +449,7 @@ def test_badge_endpoint_answers_304_until_the_stock_changes(app, client):
 def test_badge_endpoint_ignores_junk_and_caps_the_number_of_ids(app, client):
     ids = _shop(app, [_p("Bol")])
     assert client.get("/stock-badges").status_code == 204
-    assert client.get("/stock-badges?ids=x,-1,%00").status_code == 204
+    assert client.get("/stock-badges?ids=x,-1,²,99999999999").status_code == 204
     many = ",".join(str(i) for i in range(1, 5000))
     response = client.get(f"/stock-badges?ids={many}")
     assert response.status_code == 200

@@ -267,7 +267,11 @@ def test_logged_in_customer_is_prefilled_on_stripe(app, client, fake_stripe):
         db.session.commit()
         user_id = user.id
     with app.app_context(), client.session_transaction() as browser_session:
-        browser_session["_user_id"] = db.session.get(User, user_id).get_id()
+        from comptoir.services import user_sessions
+
+        token = user_sessions.start(db.session, db.session.get(User, user_id))
+        db.session.commit()
+        browser_session["_user_id"] = f"{user_id}:{token}"
         browser_session["_fresh"] = True
     add_to_cart(client, pid, 1)
 

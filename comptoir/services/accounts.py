@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from comptoir.services import audit
+from comptoir.services import audit, user_sessions
 from comptoir.services.passwords import (
     burn_password_check,
     hash_password,
@@ -88,7 +88,7 @@ def find_user_by_email(session: Session, email: str | None) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == address))
 
 
-def _check_password(password: str, email: str, field: str = "password") -> None:
+def check_new_password(password: str, email: str, field: str = "password") -> None:
     problem = password_problem(password or "", email=email)
     if problem:
         raise AccountError(problem, field)
@@ -121,7 +121,7 @@ def register_customer(
 ) -> User:
     """Create a customer account. Raises AccountError (bad email/password) or EmailTaken."""
     address = validate_email(email)
-    _check_password(password, address)
+    check_new_password(password, address)
     _ensure_email_free(session, address)
     user = User(
         email=address,
@@ -163,11 +163,13 @@ def update_profile(
     locale: str | None,
     current_password: str = "",
     new_password: str = "",
+    keep_session_token: str | None = None,
 ) -> list[str]:
     """Apply profile changes; returns the names of what changed.
 
     Changing the email or the password needs the current password: a borrowed session alone
-    must not be enough to take the account over.
+    must not be enough to take the account over. A new password signs every other browser out
+    (their sign-ins are revoked); `keep_session_token`'s — the one making the change — stays.
     """
     address = validate_email(email)
     previous_email = user.email
@@ -177,7 +179,7 @@ def update_profile(
     ):
         raise AccountError(_("Your current password is not correct."), "current_password")
     if new_password:
-        _check_password(new_password, address)
+        check_new_password(new_password, address)
     changed: list[str] = []
     if email_changes:
         _ensure_email_free(session, address, user.id)
@@ -195,6 +197,7 @@ def update_profile(
     if new_password:
         user.password_hash = hash_password(new_password)
         changed.append("password")
+        user_sessions.end_all(session, user.id, except_token=keep_session_token)
     _flush_user(session, user)
     if "email" in changed or "password" in changed:
         _notify_security_change(user, previous_email, changed)
@@ -206,7 +209,7 @@ def _notify_security_change(user: User, to: str, changed: list[str]) -> None:
     owner hears of it (and can reset the password from the new address's mail… or call us)."""
     from comptoir.services.mail import send_email
 
-    with _user_locale(user):
+    with user_locale(user):
         send_email(
             to,
             _("Your %(shop)s account was changed", shop=current_app.config["SHOP_NAME"]),
@@ -217,7 +220,7 @@ def _notify_security_change(user: User, to: str, changed: list[str]) -> None:
         )
 
 
-def _user_locale(user: User):
+def user_locale(user: User):
     """Emails speak the customer's language when the account has one."""
     return force_locale(user.locale) if user.locale else nullcontext()
 
@@ -274,7 +277,7 @@ def request_password_reset(session: Session, email: str) -> bool:
         return False
     token = make_password_reset_token(user)
     max_age = int(current_app.config.get("PASSWORD_RESET_MAX_AGE", 3600))
-    with _user_locale(user):
+    with user_locale(user):
         send_email(
             user.email,
             _("Reset your %(shop)s password", shop=current_app.config["SHOP_NAME"]),
@@ -287,10 +290,12 @@ def request_password_reset(session: Session, email: str) -> bool:
 
 
 def reset_password(session: Session, token: str, new_password: str) -> User:
-    """Set a new password through a reset link; the link (and any older one) stops working."""
+    """Set a new password through a reset link; the link (and any older one) stops working, and
+    every browser signed in to the account is signed out (the caller signs this one in)."""
     user = user_for_reset_token(session, token)
-    _check_password(new_password, user.email)
+    check_new_password(new_password, user.email)
     user.password_hash = hash_password(new_password)
+    user_sessions.end_all(session, user.id)
     session.flush()
     return user
 
@@ -310,7 +315,7 @@ def create_or_promote_staff(
     """Create a staff account, or make an existing user staff (admin with `is_admin`), set its
     password and reactivate it. An admin stays admin. Returns (user, "created"|"updated")."""
     address = validate_email(email)
-    _check_password(password, address)
+    check_new_password(password, address)
     user = find_user_by_email(session, address)
     action = "updated"
     if user is None:
@@ -324,6 +329,7 @@ def create_or_promote_staff(
     user.is_active = True
     user.password_hash = hash_password(password)
     _flush_user(session, user)
+    user_sessions.end_all(session, user.id)  # a new password signs every browser out
     audit.record(
         session, None, f"staff.{action}", object_type="user", object_id=user.id,
         before=before, after={"role": user.role, "is_active": True},
@@ -395,6 +401,8 @@ def set_active(session: Session, user: User, active: bool, actor_id: int | None)
     if not active and user.role == Role.ADMIN.value and _active_admin_count(session) <= 1:
         raise AccountError(_("This is the last administrator: appoint another one first."))
     user.is_active = active
+    if not active:
+        user_sessions.end_all(session, user.id)
     session.flush()
     audit.record(
         session, actor_id, "user.activate" if active else "user.deactivate",

@@ -150,7 +150,11 @@ def start():
                 page = _create_page_or_none(request_again)
                 if page is None:
                     return _payment_service_down()
-                _record_page(request_again.order_id, page)
+                try:
+                    _record_page(request_again.order_id, page)
+                except SQLAlchemyError:
+                    log.exception("Could not record Checkout Session %s", page.get("id"))
+                    return _payment_service_down()
     log.warning("Checkout of cart %s did not settle after %d rounds", cart_id, MAX_ROUNDS)
     return _payment_service_down()
 

@@ -497,3 +497,33 @@ def test_two_guest_sessions_can_no_longer_hold_all_nineteen_units(app, fake_stri
     assert start_checkout(second).headers["Location"].endswith("/cart")
 
     assert _stock(app, pid) == 9  # 10 held by the first guest; 9 still on sale for others
+
+
+def test_a_checkout_whose_submit_died_before_stripe_answered_is_recovered(app, fake_stripe):
+    """The first submit placed the order, then its process died before recording the page: the
+    next submit waits for it a moment, then asks Stripe again with the same idempotency key."""
+    from comptoir.services import open_checkout
+
+    app.config["STRIPE_MAX_NETWORK_RETRIES"] = 0  # wait at most timeout + 2 s
+    pid = _product(app, stock=5)
+    client = app.test_client()
+    add_to_cart(client, pid, 2)
+    with app.app_context():
+        cart_id = db.session.scalar(select(CartItem.cart_id))
+    with app.test_request_context():
+        claim = open_checkout.claim(
+            db.session, cart_id, user_id=None, email="", locale="en", client_key=None
+        )
+        db.session.commit()
+        open_checkout.create_page(claim.request)  # Stripe made it; the shop never heard back
+        db.session.remove()
+    first_key = fake_stripe.requests("POST", "/v1/checkout/sessions")[0].idempotency_key
+
+    response = start_checkout(client)
+
+    assert response.status_code == 303 and "checkout.stripe.test" in response.headers["Location"]
+    creates = [r for r in fake_stripe.requests("POST") if r.path == "/v1/checkout/sessions"]
+    assert [r.idempotency_key for r in creates] == [first_key, first_key]
+    assert len(fake_stripe.sessions) == 1  # Stripe replayed the same session
+    assert [status for status, _ in _orders(app)] == [OrderStatus.PENDING_PAYMENT]
+    assert _stock(app, pid) == 3

@@ -135,3 +135,13 @@ def test_postgresql_pool_size_comes_from_the_settings():
     with app.app_context():
         assert db.engine.pool.size() == 2
         assert db.engine.pool._max_overflow == 3
+
+
+def test_env_example_is_safe_to_copy_as_is():
+    """`cp .env.example .env` must change nothing: every setting there is commented out (a
+    live DATABASE_URL once pointed `make run` at a database it does not create)."""
+    from dotenv import dotenv_values
+
+    from comptoir.config import PROJECT_ROOT
+
+    assert dotenv_values(PROJECT_ROOT / ".env.example") == {}

@@ -247,16 +247,25 @@ def _payment_service_down():
     )
 
 
-def _previous_checkout_paid(session_id: str):
-    """The payment page this submit was about to replace was paid meanwhile: settle it (the
-    units it bought leave the cart) and show that order instead of starting another one."""
+def _settle_now(session_id: str) -> bool:
+    """Ask Stripe about the session (no transaction open meanwhile) and settle it as the
+    webhook would; False when that failed (the webhook or reconcile will do it)."""
+    db.session.commit()
     try:
         remote = payments.gateway().retrieve_checkout_session(session_id, with_line_items=True)
         fulfill_checkout(db.session, session_id, checkout_session=remote)
         db.session.commit()
     except (stripe.StripeError, payments.PaymentsNotConfigured, RefundError, SQLAlchemyError):
         db.session.rollback()
-        log.warning("Settling %s at a new checkout failed", session_id, exc_info=True)
+        log.warning("Settling %s now failed", session_id, exc_info=True)
+        return False
+    return True
+
+
+def _previous_checkout_paid(session_id: str):
+    """The payment page this submit was about to replace was paid meanwhile: settle it (the
+    units it bought leave the cart) and show that order instead of starting another one."""
+    _settle_now(session_id)
     flash(
         _("Your previous payment went through: here is that order. Anything you added since is "
           "still in your cart."),
@@ -279,17 +288,7 @@ def success():
     ).first()
     if row is None:
         abort(404)
-    delayed = False
-    if row.status not in checkout.SETTLED_STATUSES:
-        db.session.commit()  # nothing held while Stripe answers
-        try:
-            remote = payments.gateway().retrieve_checkout_session(session_id, with_line_items=True)
-            fulfill_checkout(db.session, session_id, checkout_session=remote)
-            db.session.commit()
-        except (stripe.StripeError, payments.PaymentsNotConfigured, RefundError, SQLAlchemyError):
-            db.session.rollback()
-            log.warning("Settling %s from the success page failed", session_id, exc_info=True)
-            delayed = True
+    delayed = row.status not in checkout.SETTLED_STATUSES and not _settle_now(session_id)
     order = db.session.get(Order, row.id)
     response = render_page(
         "checkout/success.html",

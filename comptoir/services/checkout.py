@@ -132,22 +132,31 @@ def add_event(
     return event
 
 
-def lock_order(session: Session, order_id: int) -> Order:
-    """Load an order holding its row lock until the transaction ends, with fresh values.
+def lock_row(session: Session, model, row_id: int) -> None:
+    """Hold a row's lock until the transaction ends (one recipe for the whole shop).
 
-    PostgreSQL: SELECT … FOR UPDATE — a second settlement of the same order (webhook and success
-    page at the same moment) waits here, then re-reads the status the first one committed.
-    SQLite has no row locks: a no-op UPDATE takes its database write lock instead, which
-    serializes writers the same way.
+    PostgreSQL: SELECT … FOR UPDATE — a second transaction deciding about the same row waits
+    here, then re-reads what the first one committed. SQLite has no row locks: a no-op UPDATE
+    takes its database write lock instead, which serializes writers the same way.
     """
     if session.get_bind().dialect.name == "sqlite":
         session.execute(
-            update(Order)
-            .where(Order.id == order_id)
-            .values(id=Order.id)
+            update(model)
+            .where(model.id == row_id)
+            .values(id=model.id)
             .execution_options(synchronize_session=False)
         )
-    return session.scalars(
+    else:
+        session.execute(select(model.id).where(model.id == row_id).with_for_update())
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    """Load an order holding its row lock until the transaction ends, with fresh values: a
+    second settlement of the same order (webhook and success page at the same moment) waits,
+    then re-reads the status the first one committed."""
+    if session.get_bind().dialect.name == "sqlite":
+        lock_row(session, Order, order_id)
+    return session.scalars(  # FOR UPDATE on PostgreSQL: locked and read in one query
         select(Order)
         .where(Order.id == order_id)
         .with_for_update()

@@ -39,7 +39,7 @@ import stripe
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from comptoir.services import cart as carts
@@ -108,16 +108,8 @@ def fingerprint(lines: Sequence[checkout.OrderLine], *, user_id: int | None, ema
 
 def lock_cart(session: Session, cart_id: int) -> None:
     """Hold the cart's row lock until the transaction ends: one checkout decision per cart at a
-    time. SQLite has no row locks; a no-op UPDATE takes its database write lock instead."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Cart)
-            .where(Cart.id == cart_id)
-            .values(id=Cart.id)
-            .execution_options(synchronize_session=False)
-        )
-    else:
-        session.execute(select(Cart.id).where(Cart.id == cart_id).with_for_update())
+    time (concurrent submits of the cart queue here)."""
+    checkout.lock_row(session, Cart, cart_id)
 
 
 def _lock_client(session: Session, client_key: str) -> None:

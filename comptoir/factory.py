@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import logging
 import sys
-from decimal import Decimal
-from functools import lru_cache
-from typing import NamedTuple
 
-from babel.numbers import format_currency as babel_format_currency
 from flask import Flask, has_request_context, request
 from flask.logging import default_handler
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import (
-    format_date,
-    format_datetime,
-    format_decimal,
-    get_locale,
     lazy_gettext,
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from comptoir import page_cache
+from comptoir import templating
 from comptoir.config import PROJECT_ROOT, Config, config_from_env
 from comptoir.extensions import babel, csrf, db, limiter, login_manager, migrate
-from comptoir.urls import external_url
-
-LOCALE_COOKIE = "lang"
+from comptoir.i18n import select_locale
 
 
 def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
@@ -61,7 +51,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     input_guard.register(app)
     _init_extensions(app)
     _register_blueprints(app)
-    _register_template_helpers(app)
+    templating.register(app)
     _register_security_headers(app)
 
     from comptoir.errors import register_error_handlers
@@ -72,15 +62,6 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
 
     register_cli(app)
     return app
-
-
-class NavCategory(NamedTuple):
-    """A category as the header and catalogue filters need it (cacheable: no ORM state)."""
-
-    id: int
-    slug: str
-    name: str
-    description: str
 
 
 class AutoSecureSessionInterface(SecureCookieSessionInterface):
@@ -146,30 +127,6 @@ def _configure_logging(app: Flask) -> None:
     app.logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
 
 
-def select_locale() -> str:
-    """Explicit choice (cookie) first, then the account's language, then Accept-Language.
-
-    Outside a request (CLI, background work) the shop's default language applies.
-    """
-    languages = current_languages()
-    if not has_request_context():
-        return languages[0]
-    chosen = request.cookies.get(LOCALE_COOKIE)
-    if chosen in languages:
-        return chosen
-    from flask_login import current_user
-
-    if getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
-        return current_user.locale
-    return request.accept_languages.best_match(languages) or languages[0]
-
-
-def current_languages() -> tuple[str, ...]:
-    from flask import current_app
-
-    return tuple(current_app.config["LANGUAGES"])
-
-
 def _init_extensions(app: Flask) -> None:
     from comptoir import shop_time
 
@@ -212,81 +169,6 @@ def _register_blueprints(app: Flask) -> None:
     for module in modules:
         bp = module.bp
         app.register_blueprint(bp)
-
-
-def money(cents: int | None, currency: str = "EUR") -> str:
-    """Format integer cents for the current locale: `28,00 €` in French, `€28.00` in English."""
-    if cents is None:
-        return ""
-    return _format_money(str(get_locale()), int(cents), currency)
-
-
-@lru_cache(maxsize=8192)
-def _format_money(locale: str, cents: int, currency: str) -> str:
-    # Babel's formatting costs ~80 µs a call and a catalogue page shows dozens of prices, most
-    # of them the same few amounts: the result only depends on these three values.
-    return babel_format_currency(Decimal(cents) / 100, currency, locale=locale)
-
-
-def _endpoint_url(endpoint: str, **values) -> str | None:
-    """`url_for` that answers None for an endpoint this app does not have (optional features)."""
-    from flask import current_app, url_for
-
-    if endpoint not in current_app.view_functions:
-        return None
-    return url_for(endpoint, **values)
-
-
-def _nav_categories():
-    """Active categories for the header and filters, cached per process and keyed by
-    the catalogue stamp (one query shared with the product grid), so a change shows at once."""
-    from flask import g
-
-    if "nav_categories" not in g:
-        from sqlalchemy import select
-
-        from comptoir.fragment_cache import fragment_cache
-        from comptoir.services.browse import catalog_stamp
-        from models import Category
-
-        def load():
-            rows = db.session.execute(
-                select(Category.id, Category.slug, Category.name, Category.description)
-                .where(Category.is_active.is_(True))
-                .order_by(Category.position, Category.name)
-            ).all()
-            return tuple(NavCategory(*row) for row in rows)
-
-        g.nav_categories = fragment_cache().get_or_set(
-            ("nav-categories", catalog_stamp(db.session)), load
-        )
-    return g.nav_categories
-
-
-def _register_template_helpers(app: Flask) -> None:
-    app.jinja_env.filters["money"] = money
-    app.jinja_env.filters["date"] = format_date
-    app.jinja_env.filters["datetime"] = format_datetime
-    # Locale-aware decimal: `5,5 %` in French, `5.5 %` in English.
-    app.jinja_env.filters["vat_rate"] = lambda bp: f"{format_decimal(Decimal(bp) / 100)}\u00a0%"
-    app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
-    app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
-    app.jinja_env.globals["endpoint_url"] = _endpoint_url
-    app.jinja_env.globals["external_url"] = external_url
-    app.jinja_env.globals["nav_categories"] = _nav_categories
-    app.jinja_env.add_extension("jinja2.ext.do")
-
-    @app.context_processor
-    def shop_context():
-        return {
-            "shop_name": app.config["SHOP_NAME"],
-            # Overrides Flask-WTF's own context processor: placeholder while page-caching.
-            "csrf_token": page_cache.csrf_token,
-            "current_locale": str(get_locale()),
-            "languages": current_languages(),
-            "analytics_enabled": bool(app.config.get("ANALYTICS_SCRIPT_URL")),
-            "analytics_consent": request.cookies.get("consent") if has_request_context() else None,
-        }
 
 
 def _register_security_headers(app: Flask) -> None:

@@ -7,7 +7,9 @@ headers, the analytics-consent cookie, and the catalogue stamp (one query, share
 and the header), so a sale, a price change or a new product shows at once in every worker.
 
 The only per-visitor parts of such a page are rendered as placeholders and filled in on every
-request: the CSRF token (`CSRF_PLACEHOLDER`) and the header's cart link (`CART_LINK_MARKER`).
+request: the CSRF token (`CSRF_PLACEHOLDER`) and whatever a blueprint registered with
+`register_filler` (the storefront's header cart link: `<!--comptoir:cart-link-->`). The cache
+knows nothing of carts: the lower layer asks, the blueprint answers.
 Pages are never cached for a signed-in user or when a flash message is waiting.
 """
 
@@ -24,8 +26,13 @@ from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
 
 CSRF_PLACEHOLDER = "__comptoir_csrf_token__"
-CART_LINK_MARKER = "<!--comptoir:cart-link-->"
 _NOT_STORED = {"set-cookie", "content-length"}
+_FILLERS: dict[str, Callable[[], str]] = {}
+
+
+def register_filler(marker: str, fill: Callable[[], str]) -> None:
+    """Replace `marker` in every cached page with `fill()` for each visitor (first one only)."""
+    _FILLERS[marker] = fill
 
 
 def rendering_for_cache() -> bool:
@@ -76,8 +83,7 @@ def cached_page(render: Callable[[], object]) -> Response:
     status, body, headers = fragment_cache().get_or_set(key, build)
     if CSRF_PLACEHOLDER in body:
         body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
-    if CART_LINK_MARKER in body:
-        from storefront.cart import header_cart_link
-
-        body = body.replace(CART_LINK_MARKER, header_cart_link(), 1)
+    for marker, fill in _FILLERS.items():
+        if marker in body:
+            body = body.replace(marker, fill(), 1)
     return Response(body, status, headers)

@@ -27,7 +27,7 @@ from wtforms import SelectChoice
 
 from comptoir.auth import current_token, sign_in, sign_out
 from comptoir.extensions import db, limiter
-from comptoir.factory import LOCALE_COOKIE
+from comptoir.i18n import LOCALE_COOKIE
 from comptoir.services import accounts, signup
 from comptoir.services import addresses as address_book
 from comptoir.services.accounts import AccountError

@@ -28,6 +28,7 @@ from flask_babel import gettext as _
 from flask_login import user_logged_in
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from comptoir import page_cache
 from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import add_vary, is_htmx, render_page
@@ -37,10 +38,15 @@ from storefront.prefs import safe_next
 bp = Blueprint("cart", __name__)
 
 
+CART_LINK_MARKER = "<!--comptoir:cart-link-->"  # templates/partials/_header.html
+
+
 @bp.record_once
 def _connect_login_merge(state) -> None:
     # The accounts login view only calls login_user(); the guest cart follows the shopper in.
     user_logged_in.connect(_merge_guest_cart_at_login, sender=state.app)
+    # Cached pages carry a marker where the header's cart link goes: this visitor's is filled in.
+    page_cache.register_filler(CART_LINK_MARKER, header_cart_link)
 
 
 @bp.app_context_processor

@@ -28,13 +28,14 @@ from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from comptoir.extensions import db
-from comptoir.factory import _nav_categories
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import is_htmx, render_page
+from comptoir.money import parse_euros
 from comptoir.page_cache import cached_page
 from comptoir.services import browse
 from comptoir.services.media import media_url
 from comptoir.services.search import MAX_QUERY_CHARS
+from comptoir.templating import nav_categories
 from comptoir.urls import absolute_url, external_url
 from storefront.seo import product_structured_data
 
@@ -47,18 +48,15 @@ SORT_LABELS = {
     "price_desc": _l("Price: high to low"),
     "name": _l("Name: A to Z"),
 }
-# Euros as shoppers type them: "12", "12.5", "12,50", "12 €". At most 9,999,999.99.
-_EUROS = re.compile(r"^(\d{1,7})(?:[.,](\d{1,2}))?$")
 _MAX_PAGE = 10**9
 
 
-def parse_euros(raw: str | None) -> int | None:
+def parse_price(raw: str | None) -> int | None:
     """Cents for a price typed in euros, or None when it is not one (never raises)."""
-    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", (raw or "")[:40])
-    match = _EUROS.match(cleaned)
-    if not match:
+    try:
+        return parse_euros(raw)
+    except ValueError:
         return None
-    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
 
 
 def parse_page(raw: str | None) -> int:
@@ -96,7 +94,7 @@ def parse_catalog_args(args) -> CatalogRequest:
     slug = (args.get("category") or "").strip()
     if slug:
         # The header's active categories (one query per request, shared): no extra query here.
-        category = next((c for c in _nav_categories() if c.slug == slug), None)
+        category = next((c for c in nav_categories() if c.slug == slug), None)
         if category is None:
             notes.append(_("That category does not exist; showing all products."))
         else:
@@ -105,7 +103,7 @@ def parse_catalog_args(args) -> CatalogRequest:
     prices: dict[str, int | None] = {}
     for name, label in (("min_price", _("minimum price")), ("max_price", _("maximum price"))):
         raw = (args.get(name) or "").strip()
-        prices[name] = parse_euros(raw) if raw else None
+        prices[name] = parse_price(raw) if raw else None
         if raw and prices[name] is None:
             notes.append(
                 _(
@@ -166,7 +164,7 @@ def home():
         lambda: render_template(
             "storefront/home.html",
             products=browse.featured_products(db.session),
-            categories=_nav_categories(),
+            categories=nav_categories(),
             canonical_url=external_url("catalog.home"),
         )
     )

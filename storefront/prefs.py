@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 
-from comptoir.factory import LOCALE_COOKIE
+from comptoir.i18n import LOCALE_COOKIE
 
 bp = Blueprint("prefs", __name__)
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from comptoir.extensions import db
+from comptoir.money import parse_euros
 from comptoir.services import order_admin
 from models import (
     AuditLog,
@@ -594,13 +595,21 @@ def test_print_stylesheet_hides_the_admin_navigation():
     [("12,50", 1250), ("12.5", 1250), ("12", 1200), (" 1 234,56 € ", 123456), ("0,01", 1)],
 )
 def test_refund_amounts_are_read_as_euros(typed, cents):
-    assert order_admin.parse_euros(typed) == cents
+    assert parse_euros(typed) == cents
 
 
-@pytest.mark.parametrize("typed", ["", "abc", "0", "-5", "12,345", "1e3", "NaN", "Infinity"])
+@pytest.mark.parametrize("typed", ["", "abc", "-5", "12,345", "1e3", "NaN", "Infinity", "9" * 40])
 def test_nonsense_refund_amounts_are_rejected(typed):
     with pytest.raises(ValueError):
-        order_admin.parse_euros(typed)
+        parse_euros(typed)
+
+
+def test_a_zero_refund_is_refused_with_a_reason(app, staff, fake_stripe):
+    _paid_on_fake_stripe(app, fake_stripe)
+    response = _refund(staff, "CMD-FS", {"amount": "0,00"})
+    assert response.status_code == 400
+    assert "is not an amount in euros" in response.get_data(as_text=True)
+    assert fake_stripe.requests("POST", "/v1/refunds") == []
 
 
 # --- Refunds --------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from comptoir.services.csv_export import csv_safe, euros
+from comptoir.money import euros
+from comptoir.services.csv_export import csv_safe
 from comptoir.services.reporting import PAID_LIKE
 from models import Order, OrderStatus, Role, User
 

@@ -4,11 +4,39 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comptoir.fragment_cache import fragment_cache
+from comptoir.services.browse import catalog_stamp
 from models import Category, MovementReason, Product, StockMovement
+
+
+class NavCategory(NamedTuple):
+    """A category as the header and catalogue filters need it (cacheable: no ORM state)."""
+
+    id: int
+    slug: str
+    name: str
+    description: str
+
+
+def nav_categories(session: Session) -> tuple[NavCategory, ...]:
+    """Active categories for the header and filters, in their order, cached per process and
+    keyed by the catalogue stamp (one query shared with the product grid): a change shows at
+    once."""
+
+    def load() -> tuple[NavCategory, ...]:
+        rows = session.execute(
+            select(Category.id, Category.slug, Category.name, Category.description)
+            .where(Category.is_active.is_(True))
+            .order_by(Category.position, Category.name)
+        ).all()
+        return tuple(NavCategory(*row) for row in rows)
+
+    return fragment_cache().get_or_set(("nav-categories", catalog_stamp(session)), load)
 
 
 def slugify(text: str, max_length: int = 150) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
-from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -21,11 +20,6 @@ def csv_safe(value: str) -> str:
     """Neutralise spreadsheet formulas in text typed by shoppers (CSV injection): a leading
     `'` makes Excel/LibreOffice show `=HYPERLINK(…)` as text instead of running it."""
     return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
-
-
-def euros(cents: int | None) -> str:
-    """Integer cents as decimal euros for spreadsheets: 1250 → `12.50`."""
-    return f"{Decimal(int(cents or 0)) / 100:.2f}"
 
 
 def stream_csv(header: list[str], rows: Iterable[list]) -> Iterator[str]:

@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comptoir.money import record
 from comptoir.services import notifications, payments, stock, vat
 from comptoir.services.cart import remove_ordered_units, restore_ordered_units
 from comptoir.services.checkout import SETTLED_STATUSES, add_event, lock_order
@@ -149,8 +150,8 @@ def fulfill_checkout(
             int(amount or 0),
             kind="amount_mismatch",
             attention=(
-                f"Payment of {int(amount or 0) / 100:.2f} {currency.upper()} does not match the "
-                f"order total {order.total_cents / 100:.2f} {order.currency}: "
+                f"Payment of {record(amount, currency)} does not match the "
+                f"order total {record(order.total_cents, order.currency)}: "
                 "refunded, not fulfilled."
             ),
             outcome="refunded_amount_mismatch",

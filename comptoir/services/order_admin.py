@@ -19,7 +19,6 @@ import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from urllib.parse import quote
 
 from flask import current_app
@@ -29,6 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comptoir.money import parse_euros
 from comptoir.services import audit, checkout, notifications, stock
 from comptoir.services.mail import send_email
 from models import (
@@ -303,23 +303,6 @@ def resolve_attention(session: Session, number: str, *, actor_id: int | None) ->
     return order
 
 
-# --- Money input ----------------------------------------------------------------------------
-
-
-_EUROS = re.compile(r"\d{1,7}(?:\.\d{1,2})?")
-
-
-def parse_euros(text: str) -> int:
-    """'12,50', '12.5', '1 234,56 €' → cents. Raises ValueError for anything else (or zero)."""
-    cleaned = re.sub(r"[\s\u00a0\u202f€]", "", text or "").replace(",", ".")
-    if not _EUROS.fullmatch(cleaned):
-        raise ValueError(text)
-    cents = int(Decimal(cleaned) * 100)
-    if cents <= 0:
-        raise ValueError(text)
-    return cents
-
-
 # --- Refunds from the admin -----------------------------------------------------------------
 
 
@@ -396,6 +379,8 @@ def refund_from_admin(
     if (amount or "").strip():
         try:
             amount_cents = parse_euros(amount)
+            if amount_cents <= 0:
+                raise ValueError(amount)
         except ValueError:
             raise OrderActionError(
                 _("“%(value)s” is not an amount in euros (for example 12,50).", value=amount[:20]),

@@ -15,7 +15,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from comptoir.services.csv_export import csv_safe, euros
+from comptoir.money import euros
+from comptoir.services.csv_export import csv_safe
 from comptoir.services.order_admin import STATUS_LABELS
 from comptoir.shop_time import start_of_day_utc
 from models import Order, OrderEvent, OrderItem, StripeEvent, User

@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comptoir.money import money, record
 from comptoir.services import payments, stock
 from comptoir.services.checkout import add_event, lock_order
 from models import MovementReason, Order, OrderStatus, Refund, RefundStatus
@@ -102,7 +103,7 @@ def refund_order(
         raise RefundError(_("The refund amount must be more than zero."))
     if amount > remainder:
         raise RefundError(
-            _("At most %(amount)s can still be refunded on this order.", amount=_euros(remainder))
+            _("At most %(amount)s can still be refunded on this order.", amount=money(remainder))
         )
     units = _units_to_restock(order, restock, restock_lines)
 
@@ -132,12 +133,6 @@ def refund_order(
         add_event(order, "status", "Order fully refunded.", actor_id=actor_id)
     session.flush()
     return refund
-
-
-def _euros(cents: int) -> str:
-    from comptoir.factory import money
-
-    return money(cents)
 
 
 def _units_to_restock(order: Order, restock: bool, lines: Mapping[int, int] | None):
@@ -221,7 +216,7 @@ def issue_refund(
     add_event(
         order,
         "refund",
-        f"Refund of {amount_cents / 100:.2f} EUR ({status})" + (f": {reason}" if reason else "."),
+        f"Refund of {record(amount_cents)} ({status})" + (f": {reason}" if reason else "."),
         {"stripe_refund_id": result.get("id"), "amount_cents": amount_cents},
         actor_id=actor_id,
     )

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from comptoir.extensions import db
+from comptoir.money import record
 from comptoir.services import notifications, payments
 from comptoir.services.checkout import add_event, cancel_unpaid, lock_order
 from comptoir.services.fulfilment import (
@@ -94,7 +95,7 @@ def _charge_refunded(session: Session, charge: dict) -> str:
     add_event(
         order,
         "refund",
-        f"Refund of {difference / 100:.2f} EUR made outside the shop (Stripe).",
+        f"Refund of {record(difference)} made outside the shop (Stripe).",
         {"charge": charge.get("id"), "amount_refunded": refunded},
     )
     if refunded >= order.total_cents and order.status != OrderStatus.REFUNDED.value:
@@ -157,7 +158,7 @@ def _refund_changed(session: Session, refund_obj: dict) -> str:
     if failed and was_counted:
         order.refunded_cents = max(0, order.refunded_cents - refund.amount_cents)
         order.needs_attention = (
-            f"Refund of {refund.amount_cents / 100:.2f} EUR {status}: the customer was not repaid."
+            f"Refund of {record(refund.amount_cents)} {status}: the customer was not repaid."
         )[:255]
         if order.status == OrderStatus.REFUNDED.value and order.paid_at is not None:
             order.status = OrderStatus.PAID.value

@@ -1,0 +1,60 @@
+"""What every template can use: filters (money, dates, VAT rates), globals, shared context."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Flask, current_app, g, has_request_context, request, url_for
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
+
+from comptoir import page_cache
+from comptoir.extensions import db
+from comptoir.i18n import languages
+from comptoir.money import money
+from comptoir.services import catalog
+from comptoir.urls import external_url
+
+
+def nav_categories() -> tuple[catalog.NavCategory, ...]:
+    """The header's and filters' categories, read once per request (services.catalog caches
+    them per process)."""
+    if "nav_categories" not in g:
+        g.nav_categories = catalog.nav_categories(db.session)
+    return g.nav_categories
+
+
+def endpoint_url(endpoint: str, **values) -> str | None:
+    """`url_for` that answers None for an endpoint this app does not have (optional features)."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+def vat_rate(bp: int) -> str:
+    """Basis points as a locale-aware percentage: `5,5 %` in French, `5.5 %` in English."""
+    return f"{format_decimal(Decimal(bp) / 100)}\u00a0%"
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["vat_rate"] = vat_rate
+    app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
+    app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
+    app.jinja_env.globals["endpoint_url"] = endpoint_url
+    app.jinja_env.globals["external_url"] = external_url
+    app.jinja_env.globals["nav_categories"] = nav_categories
+    app.jinja_env.add_extension("jinja2.ext.do")
+
+    @app.context_processor
+    def shop_context():
+        return {
+            "shop_name": app.config["SHOP_NAME"],
+            # Overrides Flask-WTF's own context processor: placeholder while page-caching.
+            "csrf_token": page_cache.csrf_token,
+            "current_locale": str(get_locale()),
+            "languages": languages(),
+            "analytics_enabled": bool(app.config.get("ANALYTICS_SCRIPT_URL")),
+            "analytics_consent": request.cookies.get("consent") if has_request_context() else None,
+        }

@@ -38,6 +38,7 @@ from comptoir.services import admin_gallery as gallery
 from comptoir.services import reporting, reservations
 from comptoir.services.admin_catalog import CatalogError
 from comptoir.services.stock_alerts import notify_threshold_crossings
+from comptoir.urls import safe_next
 from models import Category, MovementReason, Product
 
 bp = Blueprint("admin_products", __name__, url_prefix="/admin/products")
@@ -58,9 +59,7 @@ def _product_or_404(product_id: int) -> Product:
 
 def _safe_next(target: str | None, fallback: str) -> str:
     """Only a path inside the admin: never an open redirect."""
-    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
-        return target
-    return fallback
+    return safe_next(target, fallback, within="/admin")
 
 
 def _first_error(form) -> str:

@@ -157,7 +157,7 @@ def seed_demo_shop(product_count: int) -> Callable[[object], None]:
     """The demo seed (`flask seed-demo --products N`), images included."""
 
     def seed(app) -> None:
-        from comptoir.services.seed import seed_demo
+        from comptoir.demo.seed import seed_demo
 
         seed_demo(product_count=product_count)
 
@@ -168,8 +168,8 @@ def seed_bulk(product_count: int) -> Callable[[object], None]:
     """The demo categories plus `product_count` imageless products (seed_bulk_products)."""
 
     def seed(app) -> None:
+        from comptoir.demo.seed import seed_bulk_products
         from comptoir.extensions import db
-        from comptoir.services.seed import seed_bulk_products
 
         seed_bulk_products(db.session, product_count)
 
@@ -192,9 +192,9 @@ def seed_orders_shop(products: int = 24, hot_stock: int = HOT_STOCK) -> Callable
     """A small imageless catalogue plus the hot product every concurrent buyer wants."""
 
     def seed(app) -> None:
+        from comptoir.demo.seed import ensure_categories, seed_bulk_products
         from comptoir.extensions import db
         from comptoir.services.catalog import create_product
-        from comptoir.services.seed import ensure_categories, seed_bulk_products
 
         seed_bulk_products(db.session, products)
         category = ensure_categories(db.session)["ceramique"]

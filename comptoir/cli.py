@@ -1,9 +1,14 @@
-"""Flask CLI commands (`flask --app wsgi <command>`). Each delegates to a service function."""
+"""Flask CLI commands (`flask --app wsgi <command>`): parse, call a service, commit, report.
+
+The only module that speaks click: services know nothing of terminals, exit codes or prompts.
+"""
 
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+
+from comptoir.extensions import db
 
 
 def register_cli(app: Flask) -> None:
@@ -16,23 +21,37 @@ def register_cli(app: Flask) -> None:
     )
     def seed_demo_command(products: int, staff: bool | None) -> None:
         """Create the demo shop (idempotent: does nothing for what already exists)."""
-        from flask import current_app
-
-        from comptoir.services.seed import seed_demo
+        from comptoir.demo.seed import seed_demo
 
         # `flask run`/the CLI reset app.debug from FLASK_DEBUG, so ask the configuration.
         with_staff = current_app.config["ENV_NAME"] == "development" if staff is None else staff
-        seed_demo(product_count=products, with_staff=with_staff)
+        seed_demo(
+            product_count=products,
+            with_staff=with_staff,
+            echo=click.echo,
+            progress=lambda items, label: click.progressbar(items, label=label, show_pos=True),
+        )
 
     @app.cli.command("create-staff")
     @click.argument("email")
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
     @click.option("--admin", "is_admin", is_flag=True, help="Admin role (also manages staff).")
     def create_staff_command(email: str, password: str, is_admin: bool) -> None:
-        """Create (or promote) a staff account."""
-        from comptoir.services.accounts import create_staff_cli
+        """Create (or promote) a staff account; a new password signs it out everywhere."""
+        from comptoir.services.accounts import AccountError, create_or_promote_staff
+        from models import Role
 
-        create_staff_cli(email, password, is_admin=is_admin)
+        try:
+            user, action = create_or_promote_staff(db.session, email, password, is_admin=is_admin)
+        except AccountError as error:
+            db.session.rollback()
+            raise click.ClickException(error.message) from None
+        db.session.commit()
+        role = "admin" if user.role == Role.ADMIN.value else "staff"
+        if action == "created":
+            click.echo(f"Created {role} account {user.email}.")
+        else:
+            click.echo(f"Updated {user.email}: role {role}, active, password changed.")
 
     @app.cli.command("stripe-reconcile")
     @click.option(
@@ -44,16 +63,23 @@ def register_cli(app: Flask) -> None:
         help="Look at Checkout Sessions created in the last HOURS.",
     )
     def stripe_reconcile_command(since_hours: int) -> None:
-        """Settle paid sessions the webhook missed, then expire stale reservations."""
-        from comptoir.services.reconcile import reconcile_cli
+        """Settle paid sessions the webhook missed, then expire stale reservations; exits 1
+        when a step failed."""
+        from comptoir.services.payments import PaymentsNotConfigured
+        from comptoir.services.reconcile import reconcile
 
-        reconcile_cli(since_hours=since_hours)
+        try:
+            summary = reconcile(db.session, since_hours=since_hours)
+        except PaymentsNotConfigured as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(str(summary))
+        if summary.errors:
+            raise SystemExit(1)
 
     @app.cli.command("purge-carts")
     def purge_carts_command() -> None:
         """Delete guest carts nobody can reach any more (cookie expired) and sign-ins that can
         never be used again (expired, or signed out over a day ago); run daily."""
-        from comptoir.extensions import db
         from comptoir.services import user_sessions
         from comptoir.services.cart import purge_stale_guest_carts
 

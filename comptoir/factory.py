@@ -53,6 +53,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     _register_blueprints(app)
     templating.register(app)
     _register_security_headers(app)
+    _register_request_hooks(app)
 
     from comptoir.errors import register_error_handlers
 
@@ -169,6 +170,23 @@ def _register_blueprints(app: Flask) -> None:
     for module in modules:
         bp = module.bp
         app.register_blueprint(bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    """Hand the request's client address to the audit log for the request's duration."""
+    from flask import g
+
+    from comptoir.services import audit
+
+    @app.before_request
+    def remember_client_ip():
+        g.audit_ip_token = audit.remember_ip(request.remote_addr or "")
+
+    @app.teardown_request
+    def forget_client_ip(_error=None):
+        token = g.pop("audit_ip_token", None)
+        if token is not None:
+            audit.forget_ip(token)
 
 
 def _register_security_headers(app: Flask) -> None:

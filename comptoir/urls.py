@@ -85,3 +85,17 @@ def absolute_url(url: str) -> str:
     if url.startswith("/"):
         return origin + url
     return f"{shop_url()}/{url}"
+
+
+def safe_next(target: str | None, fallback: str = "/", *, within: str = "/") -> str:
+    """`target` when it is a path on this site starting with `within` (no scheme, no host,
+    no `//` or backslash tricks), else `fallback`: a `next` parameter never redirects away."""
+    if not target:
+        return fallback
+    target = target.strip().replace("\\", "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//") or "//" in parts.path:
+        return fallback
+    if not target.startswith(within):
+        return fallback
+    return target

@@ -26,12 +26,14 @@ from limits import parse_many
 from wtforms import SelectChoice
 
 from comptoir.auth import current_token, sign_in, sign_out
+from comptoir.cookies import delete_cookie, set_cookie
 from comptoir.extensions import db, limiter
 from comptoir.i18n import LOCALE_COOKIE
 from comptoir.services import accounts, signup
 from comptoir.services import addresses as address_book
 from comptoir.services.accounts import AccountError
 from comptoir.services.addresses import AddressData
+from comptoir.urls import safe_next
 from storefront.account_forms import (
     AddressForm,
     LoginForm,
@@ -41,7 +43,6 @@ from storefront.account_forms import (
     RegisterForm,
     WelcomeForm,
 )
-from storefront.prefs import safe_next
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -366,13 +367,10 @@ def profile():
 def _remember_language(response, locale: str | None) -> None:
     """The language cookie is the explicit choice and wins over the account setting: keep the
     two in step, or drop the cookie when the account follows the browser again."""
-    secure = current_app.session_interface.get_cookie_secure(current_app)
     if locale:
-        response.set_cookie(
-            LOCALE_COOKIE, locale, max_age=ONE_YEAR, httponly=True, samesite="Lax", secure=secure
-        )
+        set_cookie(response, LOCALE_COOKIE, locale, max_age=ONE_YEAR)
     else:
-        response.delete_cookie(LOCALE_COOKIE, httponly=True, samesite="Lax", secure=secure)
+        delete_cookie(response, LOCALE_COOKIE)
 
 
 # --- Saved addresses -----------------------------------------------------------------------

@@ -33,7 +33,8 @@ from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import add_vary, is_htmx, render_page
 from comptoir.services import cart as carts
-from storefront.prefs import safe_next
+from comptoir.urls import safe_next
+from storefront import visitor
 
 bp = Blueprint("cart", __name__)
 
@@ -58,7 +59,7 @@ def _cart_count() -> int:
     """Units in the visitor's cart for the header, computed once per request and only if shown."""
     if "cart_count" not in g:
         try:
-            g.cart_count = carts.current_count(db.session)
+            g.cart_count = visitor.current_count(db.session)
         except SQLAlchemyError:  # an error page must still render when the database is down
             current_app.logger.exception("cart count unavailable")
             g.cart_count = 0
@@ -81,7 +82,7 @@ def header_cart_link() -> str:
 @bp.get("/cart")
 def view():
     """The full cart: lines, subtotal and the checkout button (the no-JS drawer)."""
-    cart = carts.current_cart(db.session)
+    cart = visitor.current_cart(db.session)
     summary = carts.summarize(cart)
     response = render_page("cart/cart.html", block="cart_page", summary=summary)
     return _private(response)
@@ -95,7 +96,7 @@ def drawer():
     if request.args.get("closed"):
         body = render_template("cart/_drawer.html", drawer_open=False)
         return _private(add_vary(make_response(body), "HX-Request"))
-    cart = carts.current_cart(db.session)
+    cart = visitor.current_cart(db.session)
     return _private(_drawer_response(carts.summarize(cart), with_flash=False))
 
 
@@ -106,7 +107,7 @@ def drawer():
 def add():
     """Add `quantity` (default 1) of `product_id`; the price always comes from the database."""
     try:
-        cart = carts.get_or_create_cart(db.session, **carts.current_identity())
+        cart = carts.get_or_create_cart(db.session, **visitor.current_identity())
         line = carts.add_item(
             db.session, cart, request.form.get("product_id"), request.form.get("quantity", "1")
         )
@@ -136,7 +137,7 @@ def update(product_id: int):
 @bp.post("/cart/items/<int:product_id>/remove")
 def remove(product_id: int):
     """Remove a line (removing one that is already gone is not an error)."""
-    cart = carts.current_cart(db.session)
+    cart = visitor.current_cart(db.session)
     product = carts.remove_item(db.session, cart, product_id) if cart is not None else None
     if product is None:
         return _done(cart, _("That item was no longer in your cart."), category="info")
@@ -144,7 +145,7 @@ def remove(product_id: int):
 
 
 def _existing_cart():
-    cart = carts.current_cart(db.session)
+    cart = visitor.current_cart(db.session)
     if cart is None:
         raise carts.CartError(_("This item is not in your cart."), status=404)
     return cart
@@ -174,7 +175,7 @@ def _done(cart, message: str, category: str = "success"):
     _private(response)
     if guest_token is not None:
         # Every change re-signs the guest cookie: the cart lives 30 days after its last change.
-        carts.set_cart_cookie(response, guest_token)
+        visitor.set_cart_cookie(response, guest_token)
     return response
 
 
@@ -245,14 +246,14 @@ def _merge_guest_cart_at_login(app, user, **_extra) -> None:
     the merge does not depend on whether the login view commits after login_user(); a failure
     is logged and rolled back to a savepoint — logging in never fails because of the cart.
     """
-    if not has_request_context() or request.cookies.get(carts.CART_COOKIE) is None:
+    if not has_request_context() or request.cookies.get(visitor.CART_COOKIE) is None:
         return
 
     @after_this_request
     def _forget_guest_cookie(response):
-        return carts.delete_cart_cookie(response)
+        return visitor.delete_cart_cookie(response)
 
-    token = carts.cookie_token()
+    token = visitor.cookie_token()
     if token is None:
         return
     session = db.session

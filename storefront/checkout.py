@@ -29,12 +29,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from comptoir.extensions import db, limiter
 from comptoir.htmx import render_page
-from comptoir.services import cart as carts
 from comptoir.services import checkout, notifications, open_checkout, payments
 from comptoir.services.fulfilment import fulfill_checkout
 from comptoir.services.open_checkout import Claim
 from comptoir.services.refunds import RefundError
 from models import Order, OrderStatus
+from storefront import visitor
 
 bp = Blueprint("checkout", __name__)
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def _back_to_cart(message: str, category: str = "error"):
 @limiter.limit(_checkout_rate_limit, methods=["POST"], key_func=client_network)
 def start():
     """Re-check the cart, then send the shopper to its one payment page (reused, or new)."""
-    cart = carts.current_cart(db.session)
+    cart = visitor.current_cart(db.session)
     if cart is None or not cart.items:
         return _back_to_cart(_("Your cart is empty."), "info")
     cart_id = cart.id

@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 
+from comptoir.cookies import set_cookie
 from comptoir.i18n import LOCALE_COOKIE
+from comptoir.urls import safe_next
 
 bp = Blueprint("prefs", __name__)
 
 ONE_YEAR = 365 * 24 * 3600
-
-
-def safe_next(target: str | None, fallback: str = "/") -> str:
-    """Return `target` only if it is a path on this site (no scheme, no host): no open redirect."""
-    if not target:
-        return fallback
-    target = target.strip().replace("\\", "/")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return fallback
-    return target
-
-
-def _set_pref_cookie(response, name: str, value: str) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=ONE_YEAR,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.session_interface.get_cookie_secure(current_app),
-    )
 
 
 @bp.get("/lang/<code>")
@@ -41,8 +19,7 @@ def set_language(code: str):
     if code not in current_app.config["LANGUAGES"]:
         abort(404)
     response = redirect(safe_next(request.args.get("next"), url_for("catalog.home")))
-    _set_pref_cookie(response, LOCALE_COOKIE, code)
-    return response
+    return set_cookie(response, LOCALE_COOKIE, code, max_age=ONE_YEAR)
 
 
 @bp.post("/consent")
@@ -50,5 +27,4 @@ def set_consent():
     """Record the visitor's analytics choice (EU rules: nothing is loaded before a yes)."""
     choice = "yes" if request.form.get("analytics") == "yes" else "no"
     response = redirect(safe_next(request.form.get("next"), url_for("catalog.home")), code=303)
-    _set_pref_cookie(response, "consent", choice)
-    return response
+    return set_cookie(response, "consent", choice, max_age=ONE_YEAR)

@@ -14,6 +14,7 @@ from itsdangerous.timed import TimestampSigner
 from sqlalchemy import select
 
 from admin.guard import require_staff
+from comptoir.demo import staff as demo_staff
 from comptoir.extensions import db
 from comptoir.services import accounts
 from comptoir.services.catalog import create_product
@@ -967,11 +968,11 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(app):
 
 def test_demo_staff_is_created_only_when_the_shop_has_no_staff(app):
     with app.app_context():
-        credentials = accounts.ensure_demo_staff(db.session)
+        credentials = demo_staff.ensure_demo_staff(db.session)
         db.session.commit()
-        assert credentials == (accounts.DEMO_STAFF_EMAIL, accounts.DEMO_STAFF_PASSWORD)
+        assert credentials == (demo_staff.DEMO_STAFF_EMAIL, demo_staff.DEMO_STAFF_PASSWORD)
         assert password_problem(credentials[1], email=credentials[0]) is None
-        assert accounts.ensure_demo_staff(db.session) is None
+        assert demo_staff.ensure_demo_staff(db.session) is None
         assert db.session.scalar(select(User.role)) == "admin"
     response = _login(app.test_client(), *credentials)
     assert response.status_code == 303
@@ -980,7 +981,7 @@ def test_demo_staff_is_created_only_when_the_shop_has_no_staff(app):
 def test_no_demo_staff_when_real_staff_exists(app):
     _user(app, "atelier@example.com", role="staff")
     with app.app_context():
-        assert accounts.ensure_demo_staff(db.session) is None
+        assert demo_staff.ensure_demo_staff(db.session) is None
         assert db.session.scalar(select(db.func.count(User.id))) == 1
 
 

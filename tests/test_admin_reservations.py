@@ -95,6 +95,7 @@ def test_staff_release_a_checkout_and_its_units_go_back_on_sale(app, staff, fake
             select(AuditLog).where(AuditLog.action == "reservation.release")
         ).all()
         assert entry.object_id == number
+        assert entry.ip == "127.0.0.1"  # the staff member's address, handed over by the web layer
 
 
 def test_releasing_twice_changes_nothing_more(app, staff, fake_stripe):

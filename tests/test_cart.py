@@ -6,6 +6,7 @@ import re
 
 import pytest
 from flask import render_template
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import event, func, select
 from werkzeug.security import generate_password_hash
 
@@ -14,6 +15,7 @@ from comptoir.extensions import db
 from comptoir.services import cart as carts
 from comptoir.services.catalog import create_product
 from models import Cart, CartItem, Product, User
+from storefront import visitor
 from tests.helpers import csrf_token
 
 HX = {"HX-Request": "true"}
@@ -127,7 +129,7 @@ def test_guest_cookie_is_signed_httponly_lax_and_kept_thirty_days(app, client):
         token = db.session.scalar(select(Cart.token))
     assert value != token  # signed, never the bare token
     with app.test_request_context(headers={"Cookie": f"cart={value}"}):
-        assert carts.cookie_token() == token
+        assert visitor.cookie_token() == token
 
 
 def test_guest_cookie_is_secure_over_https(app, client):
@@ -283,7 +285,7 @@ def test_tampered_cookie_is_ignored_and_next_add_starts_a_new_cart(app, client):
     other.set_cookie("lang", "en")
     with app.app_context():
         real_token = db.session.scalar(select(Cart.token))
-    forged = carts.URLSafeTimedSerializer("not-the-secret", salt=carts.COOKIE_SALT)
+    forged = URLSafeTimedSerializer("not-the-secret", salt=visitor.COOKIE_SALT)
     for bad in (
         value[:-2] + ("AA" if not value.endswith("AA") else "BB"),
         forged.dumps(real_token),

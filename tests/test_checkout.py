@@ -323,12 +323,12 @@ def test_checkout_names_the_product_that_sold_out_while_reserving(
             db.session.commit()
         return summary
 
-    monkeypatch.setattr("storefront.checkout.carts.summarize", summarize_then_sell)
+    monkeypatch.setattr(carts, "summarize", summarize_then_sell)
 
     response = start_checkout(client)
 
     assert response.headers["Location"].endswith("/cart")
-    monkeypatch.setattr("storefront.checkout.carts.summarize", real_summarize)
+    monkeypatch.setattr(carts, "summarize", real_summarize)
     assert "Vase bleu" in client.get("/cart").get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count(Order.id))) == 0

@@ -7,11 +7,11 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
+from comptoir.demo.photos import DRAWERS, hex_rgb, render_photo
+from comptoir.demo.seed import plan_products, seed_bulk_products
 from comptoir.extensions import db
 from comptoir.services.catalog import create_product, slugify
-from comptoir.services.demo_photos import DRAWERS, hex_rgb, render_photo
 from comptoir.services.media import get_storage
-from comptoir.services.seed import plan_products, seed_bulk_products
 from models import Category, Product, ProductImage, StockMovement
 
 

@@ -10,7 +10,6 @@ import hashlib
 import hmac
 from contextlib import nullcontext
 
-import click
 import email_validator
 from flask import current_app
 from flask_babel import force_locale
@@ -30,9 +29,6 @@ from comptoir.services.passwords import (
 )
 from comptoir.urls import external_url
 from models import Order, Role, User, utcnow
-
-DEMO_STAFF_EMAIL = "atelier@comptoir.test"
-DEMO_STAFF_PASSWORD = "comptoir-demo-2026"  # noqa: S105 (documented demo credentials)
 
 _RESET_SALT = "comptoir.password-reset.v1"
 
@@ -335,41 +331,6 @@ def create_or_promote_staff(
         before=before, after={"role": user.role, "is_active": True},
     )  # fmt: skip
     return user, action
-
-
-def create_staff_cli(email: str, password: str, *, is_admin: bool = False) -> None:
-    """`flask create-staff`: create or promote, commit, say what happened; exit 1 on bad input."""
-    from comptoir.extensions import db
-
-    try:
-        user, action = create_or_promote_staff(db.session, email, password, is_admin=is_admin)
-    except AccountError as error:
-        db.session.rollback()
-        raise click.ClickException(error.message) from None
-    db.session.commit()
-    role = "admin" if user.role == Role.ADMIN.value else "staff"
-    if action == "created":
-        click.echo(f"Created {role} account {user.email}.")
-    else:
-        click.echo(f"Updated {user.email}: role {role}, active, password changed.")
-
-
-def ensure_demo_staff(session: Session) -> tuple[str, str] | None:
-    """Create the demo admin (DEMO_STAFF_EMAIL / DEMO_STAFF_PASSWORD) when the shop has no staff
-    at all; returns the credentials when it did, None otherwise. Demo/`make run` only."""
-    has_staff = session.scalar(
-        select(func.count(User.id)).where(User.role.in_([Role.STAFF.value, Role.ADMIN.value]))
-    )
-    if has_staff:
-        return None
-    user = find_user_by_email(session, DEMO_STAFF_EMAIL)
-    if user is None:
-        user = User(email=DEMO_STAFF_EMAIL, full_name="Atelier (demo)")
-    user.role = Role.ADMIN.value
-    user.is_active = True
-    user.password_hash = hash_password(DEMO_STAFF_PASSWORD)
-    _flush_user(session, user)
-    return DEMO_STAFF_EMAIL, DEMO_STAFF_PASSWORD
 
 
 def set_role(session: Session, user: User, role: str, actor_id: int | None) -> User:

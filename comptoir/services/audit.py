@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from typing import Any
 
-from flask import has_request_context, request
 from sqlalchemy.orm import Session
 
 from models import AuditLog
+
+# The address of the request being served, set by the web layer (comptoir.factory) for the
+# request's duration: services record it without reaching for the request themselves.
+_client_ip: ContextVar[str] = ContextVar("comptoir_audit_ip", default="")
+
+
+def remember_ip(ip: str) -> Token:
+    """Record `ip` as the acting address until `forget_ip(token)` (the request's end)."""
+    return _client_ip.set(ip or "")
+
+
+def forget_ip(token: Token) -> None:
+    _client_ip.reset(token)
 
 
 def record(
@@ -32,7 +45,7 @@ def record(
         object_id=str(object_id or ""),
         before=before,
         after=after,
-        ip=(request.remote_addr or "") if has_request_context() else "",
+        ip=_client_ip.get(),
     )
     session.add(entry)
     session.flush()

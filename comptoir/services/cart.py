@@ -10,8 +10,8 @@ Rules this module guarantees, whoever calls it (views, the login hook, checkout)
   checkout refuses a cart with problems.
 - Functions flush but never commit, like every service: the request commits once.
 
-The guest cookie holds only the cart's random token, signed with SECRET_KEY (itsdangerous,
-timestamped): a forged or tampered cookie is simply ignored, and a stale one (> 30 days) too.
+Which cart is the current visitor's (the signed guest cookie, the signed-in account) is the
+storefront's business: storefront/visitor.py.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -33,8 +32,6 @@ from sqlalchemy.orm.util import identity_key
 
 from models import Availability, Cart, CartItem, Order, Product, utcnow
 
-CART_COOKIE = "cart"
-COOKIE_SALT = "comptoir.cart"
 COOKIE_MAX_AGE = 30 * 24 * 3600  # a guest cart is kept 30 days after its last change
 DEFAULT_MAX_PER_LINE = 10
 _WHOLE_NUMBER = re.compile(r"[0-9]+")
@@ -504,82 +501,3 @@ def count_units(session: Session, *, user_id: int | None, token: str | None) -> 
         .where(owner)
     )
     return int(session.scalar(stmt) or 0)
-
-
-# --- The current visitor (request helpers) ------------------------------------------------------
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=COOKIE_SALT)
-
-
-def sign_token(token: str) -> str:
-    """The cookie value for a guest cart token."""
-    return _serializer().dumps(token)
-
-
-def cookie_token() -> str | None:
-    """The guest cart token from this request's cookie, or None if absent, forged or expired."""
-    if not has_request_context():
-        return None
-    raw = request.cookies.get(CART_COOKIE)
-    if not raw:
-        return None
-    try:
-        token = _serializer().loads(raw, max_age=COOKIE_MAX_AGE)
-    except BadData:
-        return None
-    return token if isinstance(token, str) and token else None
-
-
-def set_cart_cookie(response, token: str):
-    """(Re)set the guest cookie: 30 days, HttpOnly, SameSite=Lax, Secure as the session cookie."""
-    response.set_cookie(
-        CART_COOKIE,
-        sign_token(token),
-        max_age=COOKIE_MAX_AGE,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.session_interface.get_cookie_secure(current_app),
-    )
-    return response
-
-
-def delete_cart_cookie(response):
-    response.delete_cookie(
-        CART_COOKIE,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.session_interface.get_cookie_secure(current_app),
-    )
-    return response
-
-
-def current_user_id() -> int | None:
-    """The logged-in customer's id, or None for a guest (or outside a request)."""
-    if not has_request_context():
-        return None
-    from flask_login import current_user
-
-    if getattr(current_user, "is_authenticated", False):
-        return current_user.id
-    return None
-
-
-def current_identity() -> dict:
-    """`user_id`/`token` keyword arguments for find_cart/get_or_create_cart for this visitor."""
-    user_id = current_user_id()
-    return {"user_id": user_id, "token": None if user_id is not None else cookie_token()}
-
-
-def current_cart(session: Session) -> Cart | None:
-    """This visitor's cart: the account's when logged in, else the guest cookie's (or None)."""
-    identity = current_identity()
-    if identity["user_id"] is None and identity["token"] is None:
-        return None
-    return find_cart(session, **identity)
-
-
-def current_count(session: Session) -> int:
-    """Units in this visitor's cart: one query; none for a guest without a (valid) cart cookie."""
-    return count_units(session, **current_identity())

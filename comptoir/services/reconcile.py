@@ -21,11 +21,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import click
 import stripe
 from sqlalchemy.orm import Session
 
-from comptoir.extensions import db
 from comptoir.services import payments
 from comptoir.services.checkout import SETTLED_STATUSES, abandon_order, pending_orders_past
 from comptoir.services.fulfilment import fulfill_checkout, order_for_checkout_session
@@ -155,14 +153,3 @@ def _close_remote_session(gateway: payments.Gateway, session_id: str) -> dict | 
     except stripe.StripeError as exc:
         log.warning("Stripe unreachable while expiring %s: %r", session_id, exc)
         return None
-
-
-def reconcile_cli(since_hours: int = 48) -> None:
-    """Entry point of `flask stripe-reconcile`: run once, print the summary, exit 1 on errors."""
-    try:
-        summary = reconcile(db.session, since_hours=since_hours)
-    except payments.PaymentsNotConfigured as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(str(summary))
-    if summary.errors:
-        raise SystemExit(1)

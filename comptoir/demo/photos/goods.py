@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageChops, ImageOps
 
-from comptoir.services.demo_photos.canvas import Canvas, lit, shade, vgrad
+from comptoir.demo.photos.canvas import Canvas, lit, shade, vgrad
 
 
 def draw_folded_cloth(c: Canvas, cx, cy, u, colors) -> None:

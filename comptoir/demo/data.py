@@ -1,4 +1,4 @@
-"""The demo shop's words and colours (French: the brand's language). Used by services/seed.py.
+"""The demo shop's words and colours (French: the brand's language). Used by comptoir/demo/seed.py.
 
 A category has product lines; a line's name is a pattern where `{m}` is a motif (« Lune »),
 `{c}` a colour name and `{v}` a line-specific variant (a wood, a scent, a stone…). Colours are
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class LineSpec:
     name: str
-    kind: str  # a drawer of services/demo_photos (DRAWERS)
+    kind: str  # a drawer of comptoir/demo/photos (DRAWERS)
     price_range: tuple[int, int]  # cents, VAT included
     description: str
     variants: tuple[tuple[str, ...], ...] = ()

@@ -12,8 +12,8 @@ import io
 import random
 from collections.abc import Callable
 
-from comptoir.services.demo_photos.canvas import Canvas, H, W, backdrop, hex_rgb, shade
-from comptoir.services.demo_photos.goods import (
+from comptoir.demo.photos.canvas import Canvas, H, W, backdrop, hex_rgb, shade
+from comptoir.demo.photos.goods import (
     draw_bag,
     draw_bottle,
     draw_candle_jar,
@@ -25,7 +25,7 @@ from comptoir.services.demo_photos.goods import (
     draw_ring,
     draw_wallet,
 )
-from comptoir.services.demo_photos.tableware import (
+from comptoir.demo.photos.tableware import (
     draw_board,
     draw_bowl,
     draw_mug,

@@ -10,7 +10,7 @@ import math
 
 from PIL import Image, ImageChops
 
-from comptoir.services.demo_photos.canvas import RGB, Canvas, lit, shade, vgrad
+from comptoir.demo.photos.canvas import RGB, Canvas, lit, shade, vgrad
 
 
 def _speckles(c: Canvas, mask: Image.Image, color: RGB, count: int) -> None:

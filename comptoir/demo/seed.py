@@ -18,20 +18,23 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import click
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from comptoir.demo.data import CATEGORIES, WALLS, CategorySpec, LineSpec
+from comptoir.demo.photos import hex_rgb, render_photo, shade
+from comptoir.demo.staff import demo_login
 from comptoir.extensions import db
 from comptoir.services.catalog import create_category, create_product, slugify
-from comptoir.services.demo_photos import hex_rgb, render_photo, shade
 from comptoir.services.images import process_image, store_processed_image
-from comptoir.services.seed_data import CATEGORIES, WALLS, CategorySpec, LineSpec
 from models import Category, MovementReason, Product, StockMovement, utcnow
 
 SEED = 20240611  # fixed: the demo shop is the same on every machine
@@ -69,13 +72,21 @@ class PlannedProduct:
     images: list[PlannedImage] = field(default_factory=list)
 
 
-def seed_demo(product_count: int = 64, *, with_staff: bool = False, echo=click.echo) -> SeedSummary:
+def seed_demo(
+    product_count: int = 64,
+    *,
+    with_staff: bool = False,
+    echo: Callable[[str], None] = print,
+    progress: Callable[[list, str], ContextManager[Iterable]] | None = None,
+) -> SeedSummary:
     """Create the demo shop in the current app's database and commit. Idempotent.
 
     Missing demo categories are always added; products (with 1–3 generated photos each) only
     when the catalogue has none. With `with_staff` (the `make run` default, never implied in
     production) a demo admin is created when the shop has no staff, and its login is printed
-    as long as it still has the demo password. Prints a progress bar and a summary.
+    as long as it still has the demo password. Reports through `echo`, and shows the products
+    being created through `progress(items, label)` (a context manager yielding the items: the
+    CLI passes click's progress bar).
     """
     started = time.perf_counter()
     session = db.session
@@ -90,9 +101,11 @@ def seed_demo(product_count: int = 64, *, with_staff: bool = False, echo=click.e
             "(the demo only fills an empty shop)."
         )
     elif product_count > 0:
-        _create_demo_products(session, categories, plan_products(product_count), summary)
+        _create_demo_products(
+            session, categories, plan_products(product_count), summary, progress or _no_progress
+        )
 
-    demo_login = _ensure_demo_staff(session) if with_staff else None
+    login = demo_login(session) if with_staff else None
 
     session.commit()
     summary.seconds = time.perf_counter() - started
@@ -101,26 +114,9 @@ def seed_demo(product_count: int = 64, *, with_staff: bool = False, echo=click.e
         f"{summary.products_created} products created, {summary.images_created} photos "
         f"({summary.seconds:.1f} s)."
     )
-    if demo_login:
-        echo(f"Demo staff login (admin): {demo_login[0]} / {demo_login[1]}  →  /admin/")
+    if login:
+        echo(f"Demo staff login (admin): {login[0]} / {login[1]}  →  /admin/")
     return summary
-
-
-def _ensure_demo_staff(session: Session) -> tuple[str, str] | None:
-    """The demo admin's credentials if it exists (created now when the shop has no staff)
-    and still has the demo password; None once someone changed it."""
-    from comptoir.services import accounts
-    from comptoir.services.passwords import verify_password
-
-    accounts.ensure_demo_staff(session)
-    user = accounts.find_user_by_email(session, accounts.DEMO_STAFF_EMAIL)
-    if (
-        user is not None
-        and user.is_staff
-        and verify_password(user.password_hash, accounts.DEMO_STAFF_PASSWORD)
-    ):
-        return accounts.DEMO_STAFF_EMAIL, accounts.DEMO_STAFF_PASSWORD
-    return None
 
 
 def ensure_categories(session: Session, summary: SeedSummary | None = None) -> dict[str, Category]:
@@ -139,6 +135,10 @@ def ensure_categories(session: Session, summary: SeedSummary | None = None) -> d
             if summary is not None:
                 summary.categories_created += 1
     return found
+
+
+def _no_progress(items: list, label: str) -> ContextManager[Iterable]:
+    return nullcontext(items)
 
 
 def plan_products(
@@ -264,6 +264,7 @@ def _create_demo_products(
     categories: dict[str, Category],
     planned: list[PlannedProduct],
     summary: SeedSummary,
+    progress: Callable[[list, str], ContextManager[Iterable]],
 ) -> None:
     now = utcnow()
     max_bytes = int(current_app.config["MAX_IMAGE_UPLOAD_BYTES"])
@@ -273,7 +274,7 @@ def _create_demo_products(
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(_render_and_process, jobs)
-        with click.progressbar(planned, label="Creating demo products", show_pos=True) as bar:
+        with progress(planned, "Creating demo products") as bar:
             for p in bar:
                 created = now - timedelta(days=p.age_days)
                 product = create_product(

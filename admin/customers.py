@@ -13,7 +13,7 @@ from admin.guard import admin_response_headers, require_staff
 from comptoir.extensions import db
 from comptoir.htmx import render_page
 from comptoir.services import admin_customers as service
-from comptoir.services import audit
+from comptoir.services import audit, orders
 from comptoir.services.csv_export import rows_from_own_session, stream_csv
 from models import User
 
@@ -24,9 +24,7 @@ bp.after_request(admin_response_headers)
 
 @bp.context_processor
 def labels():
-    from comptoir.services.order_admin import STATUS_LABELS
-
-    return {"status_labels": STATUS_LABELS}
+    return {"status_labels": orders.STATUS_LABELS}
 
 
 @bp.get("")

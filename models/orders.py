@@ -6,7 +6,7 @@ Lines are snapshots (name, unit price, VAT rate): later catalogue edits never re
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
+from enum import StrEnum, nonmember
 
 from sqlalchemy import (
     JSON,
@@ -36,6 +36,14 @@ class OrderStatus(StrEnum):
     DELIVERED = "delivered"
     CANCELLED = "cancelled"  # never paid (expired, declined, cancelled)
     REFUNDED = "refunded"  # paid, then refunded in full
+
+    # The groups the shop reasons with (plain values, for SQL `IN` and membership tests).
+    # The payment was taken and is kept: these orders count as sales and can be refunded.
+    PAID_LIKE = nonmember(frozenset({"paid", "preparing", "shipped", "delivered"}))
+    # The payment is dealt with for good (kept, or given back): nothing left to settle.
+    SETTLED = nonmember(frozenset({"paid", "preparing", "shipped", "delivered", "refunded"}))
+    # No money has been kept: such an order can still be cancelled.
+    UNPAID = nonmember(frozenset({"pending_payment", "payment_processing"}))
 
 
 class Order(TimestampMixin, db.Model):

@@ -19,7 +19,6 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
 from flask_login import current_user, login_required
 from limits import parse_many
@@ -33,6 +32,7 @@ from comptoir.services import accounts, signup
 from comptoir.services import addresses as address_book
 from comptoir.services.accounts import AccountError
 from comptoir.services.addresses import AddressData
+from comptoir.services.orders import CUSTOMER_STATUS_LABELS
 from comptoir.urls import safe_next
 from storefront.account_forms import (
     AddressForm,
@@ -48,17 +48,6 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 
 ORDERS_PER_PAGE = 20
 ONE_YEAR = 365 * 24 * 3600
-
-ORDER_STATUS_LABELS = {
-    "pending_payment": _l("Awaiting payment"),
-    "payment_processing": _l("Payment processing"),
-    "paid": _l("Paid"),
-    "preparing": _l("Being prepared"),
-    "shipped": _l("Shipped"),
-    "delivered": _l("Delivered"),
-    "cancelled": _l("Cancelled"),
-    "refunded": _l("Refunded"),
-}
 
 
 # --- Throttling (Flask-Limiter; counters in memory or in Redis when REDIS_URL is set) --------
@@ -329,7 +318,7 @@ def dashboard():
     address = address_book.default_address(db.session, _me())
     return render_template(
         "account/dashboard.html", recent_orders=recent, address=address,
-        status_labels=ORDER_STATUS_LABELS, countries=_country_names(),
+        status_labels=CUSTOMER_STATUS_LABELS, countries=_country_names(),
     )  # fmt: skip
 
 
@@ -457,7 +446,7 @@ def orders():
         per_page=ORDERS_PER_PAGE,
         error_out=False,
     )
-    return render_template("account/orders.html", page=page, status_labels=ORDER_STATUS_LABELS)
+    return render_template("account/orders.html", page=page, status_labels=CUSTOMER_STATUS_LABELS)
 
 
 @bp.get("/orders/<number>")
@@ -468,6 +457,6 @@ def order_detail(number: str):
     if order is None:
         abort(404)
     return render_template(
-        "account/order_detail.html", order=order, status_labels=ORDER_STATUS_LABELS,
+        "account/order_detail.html", order=order, status_labels=CUSTOMER_STATUS_LABELS,
         countries=_country_names(),
     )  # fmt: skip

@@ -2,7 +2,7 @@
 /checkout/success (the order, settled on the spot if the webhook is late) or /checkout/cancel.
 
 The rules live in services.open_checkout (one open checkout per cart), services.checkout and
-services.fulfilment; these views sequence them and commit. No database transaction is open
+services.settlement; these views sequence them and commit. No database transaction is open
 while Stripe is called: each phase commits first, and the result is recorded in a fresh one.
 
 The order numbers this browser placed are kept in its session (the last few): only this
@@ -30,9 +30,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from comptoir.extensions import db, limiter
 from comptoir.htmx import render_page
 from comptoir.services import checkout, notifications, open_checkout, payments
-from comptoir.services.fulfilment import fulfill_checkout
 from comptoir.services.open_checkout import Claim
 from comptoir.services.refunds import RefundError
+from comptoir.services.settlement import fulfill_checkout
 from models import Order, OrderStatus
 from storefront import visitor
 
@@ -288,7 +288,7 @@ def success():
     ).first()
     if row is None:
         abort(404)
-    delayed = row.status not in checkout.SETTLED_STATUSES and not _settle_now(session_id)
+    delayed = row.status not in OrderStatus.SETTLED and not _settle_now(session_id)
     order = db.session.get(Order, row.id)
     response = render_page(
         "checkout/success.html",
@@ -321,7 +321,7 @@ def cancel():
     db.session.commit()
     status = db.session.scalar(select(Order.status).where(Order.id == order_id))
     if result == "paid" or status in (
-        *checkout.SETTLED_STATUSES,
+        *OrderStatus.SETTLED,
         OrderStatus.PAYMENT_PROCESSING.value,
     ):
         return redirect(url_for("checkout.success", session_id=session_id), code=303)

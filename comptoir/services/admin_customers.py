@@ -1,6 +1,6 @@
 """Customer accounts as staff see them: search, order count, lifetime value, CSV export.
 
-An order counts when it is paid and not fully refunded (reporting.PAID_LIKE); the lifetime value
+An order counts when it is paid and not fully refunded (OrderStatus.PAID_LIKE); the lifetime value
 is what the customer's orders brought in, refunds subtracted (fully refunded orders add 0).
 Only orders attached to the account (`orders.user_id`) count: guest orders placed with the same
 address before the account existed show in the orders list, not here.
@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from comptoir.money import euros
 from comptoir.services.csv_export import csv_safe
-from comptoir.services.reporting import PAID_LIKE
 from models import Order, OrderStatus, Role, User
 
 PER_PAGE = 25
-_EVER_PAID = (*PAID_LIKE, OrderStatus.REFUNDED.value)
+PAID_LIKE = tuple(sorted(OrderStatus.PAID_LIKE))
+_EVER_PAID = tuple(sorted(OrderStatus.SETTLED))
 
 
 @dataclass

@@ -30,13 +30,12 @@ from typing import Protocol
 import stripe
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from comptoir.services import payments, stock, vat
+from comptoir.services import orders, payments, stock, vat
 from models import (
     Order,
-    OrderEvent,
     OrderItem,
     OrderStatus,
     OrderVatLine,
@@ -51,17 +50,6 @@ MAX_LINES = 100  # Stripe's limit of line items per Checkout Session
 # after the session is created, and a few seconds pass between reserving and calling Stripe.
 EXPIRY_MARGIN_SECONDS = 60
 _NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L, U: easy to read out
-
-# Statuses in which the payment has been taken and the order settled (nothing left to fulfil).
-SETTLED_STATUSES = frozenset(
-    {
-        OrderStatus.PAID.value,
-        OrderStatus.PREPARING.value,
-        OrderStatus.SHIPPED.value,
-        OrderStatus.DELIVERED.value,
-        OrderStatus.REFUNDED.value,
-    }
-)
 
 
 class CheckoutError(Exception):
@@ -116,52 +104,6 @@ def new_order_number(session: Session) -> str:
         number = f"{utcnow():%y%m}-{suffix}"
         if session.scalar(select(Order.id).where(Order.number == number)) is None:
             return number
-
-
-def add_event(
-    order: Order,
-    kind: str,
-    message: str,
-    data: dict | None = None,
-    *,
-    actor_id: int | None = None,
-) -> OrderEvent:
-    """Append to the order's timeline (English text: it is a record, shown to staff)."""
-    event = OrderEvent(kind=kind, message=message, data=data, actor_id=actor_id)
-    order.events.append(event)
-    return event
-
-
-def lock_row(session: Session, model, row_id: int) -> None:
-    """Hold a row's lock until the transaction ends (one recipe for the whole shop).
-
-    PostgreSQL: SELECT … FOR UPDATE — a second transaction deciding about the same row waits
-    here, then re-reads what the first one committed. SQLite has no row locks: a no-op UPDATE
-    takes its database write lock instead, which serializes writers the same way.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(model)
-            .where(model.id == row_id)
-            .values(id=model.id)
-            .execution_options(synchronize_session=False)
-        )
-    else:
-        session.execute(select(model.id).where(model.id == row_id).with_for_update())
-
-
-def lock_order(session: Session, order_id: int) -> Order:
-    """Load an order holding its row lock until the transaction ends, with fresh values: a
-    second settlement of the same order (webhook and success page at the same moment) waits,
-    then re-reads the status the first one committed."""
-    if session.get_bind().dialect.name == "sqlite":
-        lock_row(session, Order, order_id)
-    return session.scalars(  # FOR UPDATE on PostgreSQL: locked and read in one query
-        select(Order)
-        .where(Order.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
 
 
 def place_order(
@@ -228,7 +170,7 @@ def place_order(
             )
         )
     order.vat_total_cents = sum(line.vat_cents for line in order.vat_lines)
-    add_event(
+    orders.add_event(
         order,
         "checkout_started",
         f"Checkout started: {sum(i.quantity for i in order.items)} unit(s) reserved until "
@@ -325,7 +267,7 @@ def open_payment(session: Session, order: Order, *, success_url: str, cancel_url
         log.warning("Stripe Checkout Session for order %s failed: %r", order.number, exc)
         raise PaymentUnavailable(str(exc)) from exc
     order.stripe_checkout_session_id = checkout_session["id"]
-    add_event(
+    orders.add_event(
         order,
         "payment_page_opened",
         "Stripe Checkout Session created.",
@@ -341,30 +283,9 @@ def abandon_order(session: Session, order_id: int, *, kind: str, message: str) -
     Only an order still `pending_payment` is touched (under its row lock): a paid order is never
     cancelled. True when this call cancelled it.
     """
-    return cancel_unpaid(session, lock_order(session, order_id), kind=kind, message=message)
-
-
-def cancel_unpaid(
-    session: Session,
-    order: Order,
-    *,
-    kind: str,
-    message: str,
-    from_statuses: tuple[str, ...] = (OrderStatus.PENDING_PAYMENT.value,),
-) -> bool:
-    """Cancel an order that is still unpaid and put its reserved units back on sale; flushes.
-
-    The caller holds the order's row lock. Only an order in `from_statuses` is touched, so a
-    late or replayed event never cancels a paid order. True when this call cancelled it.
-    """
-    if order.status not in from_statuses:
-        return False
-    stock.release(session, order.id, note=kind)
-    order.status = OrderStatus.CANCELLED.value
-    order.cancelled_at = utcnow()
-    add_event(order, kind, message)
-    session.flush()
-    return True
+    return orders.cancel_unpaid(
+        session, orders.lock_order(session, order_id), kind=kind, message=message
+    )
 
 
 def close_checkout(session: Session, order_id: int, *, kind: str, message: str) -> str:

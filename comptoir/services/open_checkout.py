@@ -43,7 +43,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from comptoir.services import cart as carts
-from comptoir.services import checkout, payments
+from comptoir.services import checkout, orders, payments
+from comptoir.services.locks import lock_row
 from comptoir.urls import external_url
 from models import (
     Cart,
@@ -109,7 +110,7 @@ def fingerprint(lines: Sequence[checkout.OrderLine], *, user_id: int | None, ema
 def lock_cart(session: Session, cart_id: int) -> None:
     """Hold the cart's row lock until the transaction ends: one checkout decision per cart at a
     time (concurrent submits of the cart queue here)."""
-    checkout.lock_row(session, Cart, cart_id)
+    lock_row(session, Cart, cart_id)
 
 
 def _lock_client(session: Session, client_key: str) -> None:
@@ -191,7 +192,7 @@ def claim(
         session_id = previous.stripe_checkout_session_id
         remaining = (previous.reservation_expires_at or utcnow()) - utcnow()
         if session_id and session_id in expired_sessions:
-            checkout.cancel_unpaid(
+            orders.cancel_unpaid(
                 session, previous, kind="superseded",
                 message="The shopper checked out again with a changed cart; units back on sale.",
             )  # fmt: skip
@@ -268,7 +269,7 @@ def create_page(request: PaymentRequest) -> dict:
 def record_page(session: Session, order_id: int, checkout_session: dict) -> str | None:
     """Store the session on its order (locked); flushes. Returns the URL to send the shopper
     to, or None when the order is no longer waiting for this payment (cancelled meanwhile)."""
-    order = checkout.lock_order(session, order_id)
+    order = orders.lock_order(session, order_id)
     if order.status != OrderStatus.PENDING_PAYMENT.value:
         return None
     if order.stripe_checkout_session_id not in (None, checkout_session["id"]):
@@ -276,7 +277,7 @@ def record_page(session: Session, order_id: int, checkout_session: dict) -> str 
     if order.stripe_checkout_session_id is None:
         order.stripe_checkout_session_id = checkout_session["id"]
         order.stripe_checkout_url = checkout_session.get("url")
-        checkout.add_event(
+        orders.add_event(
             order,
             "payment_page_opened",
             "Stripe Checkout Session created.",

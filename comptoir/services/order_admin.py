@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comptoir.money import parse_euros
-from comptoir.services import audit, checkout, notifications, stock
+from comptoir.services import audit, notifications, orders, stock
 from comptoir.services.mail import send_email
 from models import (
     Order,
@@ -42,16 +42,8 @@ from models import (
 
 NOTE_MAX_LENGTH = 2000
 
-STATUS_LABELS = {
-    OrderStatus.PENDING_PAYMENT.value: _l("Awaiting payment"),
-    OrderStatus.PAYMENT_PROCESSING.value: _l("Payment processing"),
-    OrderStatus.PAID.value: _l("Paid"),
-    OrderStatus.PREPARING.value: _l("Preparing"),
-    OrderStatus.SHIPPED.value: _l("Shipped"),
-    OrderStatus.DELIVERED.value: _l("Delivered"),
-    OrderStatus.CANCELLED.value: _l("Cancelled"),
-    OrderStatus.REFUNDED.value: _l("Refunded"),
-}
+STATUS_LABELS = orders.STATUS_LABELS
+TRANSITIONS = orders.STAFF_TRANSITIONS
 
 REFUND_STATUS_LABELS = {
     RefundStatus.PENDING.value: _l("pending"),
@@ -60,24 +52,6 @@ REFUND_STATUS_LABELS = {
     RefundStatus.FAILED.value: _l("failed"),
     RefundStatus.CANCELED.value: _l("cancelled"),
 }
-
-# Target status → the statuses it may be reached from (the only paths staff can take).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    OrderStatus.PREPARING.value: frozenset({OrderStatus.PAID.value}),
-    OrderStatus.SHIPPED.value: frozenset({OrderStatus.PREPARING.value}),
-    OrderStatus.DELIVERED.value: frozenset({OrderStatus.SHIPPED.value}),
-    OrderStatus.CANCELLED.value: frozenset(
-        {OrderStatus.PENDING_PAYMENT.value, OrderStatus.PAYMENT_PROCESSING.value}
-    ),
-}
-PAID_STATUSES = frozenset(
-    {
-        OrderStatus.PAID.value,
-        OrderStatus.PREPARING.value,
-        OrderStatus.SHIPPED.value,
-        OrderStatus.DELIVERED.value,
-    }
-)
 
 # Carriers whose public tracking page takes the parcel number in the URL. Keys are compared
 # lower-cased without spaces/hyphens, so "La Poste", "laposte" and "Colissimo" all match.
@@ -121,14 +95,14 @@ def lock_order(session: Session, number: str) -> Order:
     if order_id is None:
         raise OrderActionError(_("This order does not exist."), 404)
     # One locking recipe for the whole shop: FOR UPDATE on PostgreSQL, the write lock on SQLite.
-    return checkout.lock_order(session, order_id)
+    return orders.lock_order(session, order_id)
 
 
 def _refusal(order: Order, target: str) -> str:
     current = STATUS_LABELS.get(order.status, order.status)
     if order.status == target:
         return _("The order is already “%(status)s”.", status=current)
-    if target == OrderStatus.CANCELLED.value and order.status in PAID_STATUSES:
+    if target == OrderStatus.CANCELLED.value and order.status in OrderStatus.PAID_LIKE:
         return _("A paid order cannot be cancelled: refund it instead.")
     return _(
         "An order that is “%(current)s” cannot become “%(target)s”.",
@@ -170,7 +144,7 @@ def change_status(
     now = utcnow()
     before, after = {"status": order.status}, {"status": target}
     data: dict = {"from": order.status, "to": target}
-    order.status = target
+    orders.set_status(order, target)
     if target == OrderStatus.SHIPPED.value:
         before.update(
             carrier=order.carrier,
@@ -191,16 +165,7 @@ def change_status(
         data["released"] = [
             {"product_id": c.product_id, "quantity": c.after - c.before} for c in released
         ]
-    session.add(
-        OrderEvent(
-            order_id=order.id,
-            kind="status",
-            message=f"{data['from']} → {target}",
-            data=data,
-            actor_id=actor_id,
-            created_at=now,
-        )
-    )
+    orders.add_event(order, "status", f"{data['from']} → {target}", data, actor_id=actor_id)
     audit.record(
         session, actor_id, "order.status", object_type="order", object_id=order.number,
         before=before, after=after,

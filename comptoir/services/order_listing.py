@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from comptoir.money import euros
 from comptoir.services.csv_export import csv_safe
-from comptoir.services.order_admin import STATUS_LABELS
+from comptoir.services.orders import STATUS_LABELS
 from comptoir.shop_time import start_of_day_utc
 from models import Order, OrderEvent, OrderItem, StripeEvent, User
 

@@ -143,7 +143,7 @@ class StripeGateway:
         return _plain(session)
 
     def retrieve_checkout_session(self, session_id: str, *, with_line_items: bool = False) -> dict:
-        # The tax breakdown matters only with Stripe Tax (services.fulfilment records it).
+        # The tax breakdown matters only with Stripe Tax (services.settlement records it).
         params = {"expand": ["line_items", "total_details.breakdown"]} if with_line_items else None
         return _plain(self.client.v1.checkout.sessions.retrieve(session_id, params))
 

@@ -25,10 +25,10 @@ import stripe
 from sqlalchemy.orm import Session
 
 from comptoir.services import payments
-from comptoir.services.checkout import SETTLED_STATUSES, abandon_order, pending_orders_past
-from comptoir.services.fulfilment import fulfill_checkout, order_for_checkout_session
+from comptoir.services.checkout import abandon_order, pending_orders_past
 from comptoir.services.refunds import RefundError
-from models import Order, utcnow
+from comptoir.services.settlement import fulfill_checkout, order_for_checkout_session
+from models import Order, OrderStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def reconcile(
         if checkout_session.get("payment_status") not in payments.PAID_STATUSES:
             continue
         order = order_for_checkout_session(session, checkout_session)
-        if order is None or order.status in SETTLED_STATUSES:
+        if order is None or order.status in OrderStatus.SETTLED:
             continue
         _run(
             session,

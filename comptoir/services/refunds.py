@@ -21,20 +21,10 @@ from sqlalchemy.orm import Session
 
 from comptoir.money import money, record
 from comptoir.services import payments, stock
-from comptoir.services.checkout import add_event, lock_order
+from comptoir.services.orders import add_event, lock_order, set_status
 from models import MovementReason, Order, OrderStatus, Refund, RefundStatus
 
 log = logging.getLogger(__name__)
-
-# Orders whose payment was taken and not yet fully returned.
-REFUNDABLE_STATUSES = frozenset(
-    {
-        OrderStatus.PAID.value,
-        OrderStatus.PREPARING.value,
-        OrderStatus.SHIPPED.value,
-        OrderStatus.DELIVERED.value,
-    }
-)
 
 
 class RefundError(Exception):
@@ -52,7 +42,7 @@ def find_refund(session: Session, idempotency_key: str) -> Refund | None:
 
 def refundable_cents(order: Order) -> int:
     """What can still be refunded on this order."""
-    if order.status not in REFUNDABLE_STATUSES:
+    if order.status not in OrderStatus.PAID_LIKE:
         return 0
     return max(0, order.total_cents - order.refunded_cents)
 
@@ -89,7 +79,7 @@ def refund_order(
             if existing.order_id != order.id:
                 raise RefundError(_("This refund form belongs to another order."))
             return existing
-    if order.status not in REFUNDABLE_STATUSES:
+    if order.status not in OrderStatus.PAID_LIKE:
         raise RefundError(_("Only a paid order can be refunded."))
     if not order.stripe_payment_intent_id:
         raise RefundError(_("This order has no Stripe payment to refund."))
@@ -129,8 +119,7 @@ def refund_order(
         )
         item.refunded_quantity += quantity
     if order.refunded_cents >= order.total_cents:
-        order.status = OrderStatus.REFUNDED.value
-        add_event(order, "status", "Order fully refunded.", actor_id=actor_id)
+        set_status(order, OrderStatus.REFUNDED, message="Order fully refunded.", actor_id=actor_id)
     session.flush()
     return refund
 

@@ -27,12 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from comptoir.shop_time import shop_today, start_of_day_utc
 from models import AuditLog, Order, OrderItem, OrderStatus
 
-PAID_LIKE: tuple[str, ...] = (
-    OrderStatus.PAID.value,
-    OrderStatus.PREPARING.value,
-    OrderStatus.SHIPPED.value,
-    OrderStatus.DELIVERED.value,
-)
+PAID_LIKE: tuple[str, ...] = tuple(sorted(OrderStatus.PAID_LIKE))  # for SQL IN (…)
 
 sales_stats = table(
     "sales_stats",

@@ -197,6 +197,21 @@ def release(session: Session, order_id: int, *, note: str = "") -> list[StockCha
     return changes
 
 
+def active_reservation_changes(session: Session, order_id: int) -> list[StockChange]:
+    """The stock changes a sale of the order's active reservations stands for, for alerts:
+    reserved units left stock at checkout, so the crossing of a threshold is judged from the
+    current stock plus those units."""
+    rows = session.execute(
+        select(StockReservation.product_id, StockReservation.quantity, Product.stock_quantity)
+        .join(Product, Product.id == StockReservation.product_id)
+        .where(
+            StockReservation.order_id == order_id,
+            StockReservation.status == ReservationStatus.ACTIVE.value,
+        )
+    ).all()
+    return [StockChange(pid, current + qty, current) for pid, qty, current in rows]
+
+
 def convert_to_sale(session: Session, order_id: int) -> list[StockChange]:
     """Turn an order's reservations into a sale once it is paid.
 

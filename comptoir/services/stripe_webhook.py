@@ -7,7 +7,7 @@ primary key until the first delivery commits, then fails with a unique violation
 answered 200 as already processed. Any failure rolls everything back and answers 500, so Stripe
 retries later (for up to three days) — never a half-applied event.
 
-Checkout Session events settle through `services.fulfilment.fulfill_checkout`; charge, dispute
+Checkout Session events settle through `services.settlement.fulfill_checkout`; charge, dispute
 and refund events keep the order's money and staff flags in step with Stripe.
 """
 
@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from comptoir.extensions import db
 from comptoir.money import record
 from comptoir.services import notifications, payments
-from comptoir.services.checkout import add_event, cancel_unpaid, lock_order
-from comptoir.services.fulfilment import (
+from comptoir.services.orders import add_event, cancel_unpaid, lock_order, set_status
+from comptoir.services.settlement import (
     fulfill_checkout,
     give_units_back_to_cart,
     order_for_checkout_session,
@@ -99,8 +99,7 @@ def _charge_refunded(session: Session, charge: dict) -> str:
         {"charge": charge.get("id"), "amount_refunded": refunded},
     )
     if refunded >= order.total_cents and order.status != OrderStatus.REFUNDED.value:
-        order.status = OrderStatus.REFUNDED.value
-        add_event(order, "status", "Order fully refunded.")
+        set_status(order, OrderStatus.REFUNDED, message="Order fully refunded.")
     session.flush()
     return "refund recorded"
 
@@ -161,7 +160,9 @@ def _refund_changed(session: Session, refund_obj: dict) -> str:
             f"Refund of {record(refund.amount_cents)} {status}: the customer was not repaid."
         )[:255]
         if order.status == OrderStatus.REFUNDED.value and order.paid_at is not None:
-            order.status = OrderStatus.PAID.value
+            set_status(
+                order, OrderStatus.PAID, message="Refunded no more: the order is paid again."
+            )
         notifications.queue_staff_attention(session, order, order.needs_attention)
     add_event(order, "refund", f"Refund {refund.stripe_refund_id} is now {status}.")
     session.flush()

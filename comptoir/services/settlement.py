@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from comptoir.money import record
 from comptoir.services import notifications, payments, stock, vat
 from comptoir.services.cart import remove_ordered_units, restore_ordered_units
-from comptoir.services.checkout import SETTLED_STATUSES, add_event, lock_order
+from comptoir.services.orders import add_event, lock_order, set_status
 from comptoir.services.refunds import issue_refund
 from models import (
     Order,
@@ -115,7 +115,7 @@ def fulfill_checkout(
     if order is None:
         return Settlement("unknown_session")
     order = lock_order(session, order.id)  # re-read under the lock: the decision below is final
-    if order.status in SETTLED_STATUSES:
+    if order.status in OrderStatus.SETTLED:
         return Settlement("already_settled", order)
 
     payment_status = checkout_session.get("payment_status")
@@ -126,9 +126,13 @@ def fulfill_checkout(
         ):
             # A delayed method (SEPA debit…): keep the units reserved until it succeeds or fails.
             _record_customer(order, checkout_session)
-            order.status = OrderStatus.PAYMENT_PROCESSING.value
             order.stripe_payment_intent_id = stripe_id(checkout_session.get("payment_intent"))
-            add_event(order, "payment_processing", "Payment submitted; waiting for the bank.")
+            set_status(
+                order,
+                OrderStatus.PAYMENT_PROCESSING,
+                kind="payment_processing",
+                message="Payment submitted; waiting for the bank.",
+            )
             # The order is placed: its units leave the cart now, not when the bank confirms.
             _take_units_out_of_cart(session, order)
             session.flush()
@@ -158,7 +162,7 @@ def fulfill_checkout(
         )
 
     was_cancelled = order.status == OrderStatus.CANCELLED.value
-    reserved_sales = _active_reservation_changes(session, order)
+    reserved_sales = stock.active_reservation_changes(session, order.id)
     try:
         retaken = stock.convert_to_sale(session, order.id)
     except stock.InsufficientStock as exc:
@@ -174,20 +178,20 @@ def fulfill_checkout(
             outcome="refunded_unavailable",
         )
 
-    order.status = OrderStatus.PAID.value
-    order.paid_at = utcnow()
-    order.cancelled_at = None
-    add_event(
+    set_status(
         order,
-        "paid",
-        "Payment received"
+        OrderStatus.PAID,
+        kind="paid",
+        message="Payment received"
         + (" after the reservation had expired; units taken again." if was_cancelled else "."),
-        {
+        data={
             "checkout_session": checkout_session.get("id"),
             "payment_intent": order.stripe_payment_intent_id,
             "amount_total": amount,
         },
     )
+    order.paid_at = utcnow()
+    order.cancelled_at = None
     if current_app.config.get("STRIPE_AUTOMATIC_TAX"):
         _record_stripe_tax(session, order, checkout_session)
     _take_units_out_of_cart(session, order)
@@ -255,22 +259,6 @@ def _record_stripe_tax(session: Session, order: Order, checkout_session: dict) -
     add_event(order, "tax", "VAT breakdown computed by Stripe Tax recorded.", {"taxes": taxes})
 
 
-def _active_reservation_changes(session: Session, order: Order) -> list[stock.StockChange]:
-    """Stock changes this sale stands for, for alerts: units reserved at checkout leave stock at
-    reservation time, so the crossing is judged from the current stock plus those units."""
-    from models import Product, ReservationStatus, StockReservation
-
-    rows = session.execute(
-        select(StockReservation.product_id, StockReservation.quantity, Product.stock_quantity)
-        .join(Product, Product.id == StockReservation.product_id)
-        .where(
-            StockReservation.order_id == order.id,
-            StockReservation.status == ReservationStatus.ACTIVE.value,
-        )
-    ).all()
-    return [stock.StockChange(pid, current + qty, current) for pid, qty, current in rows]
-
-
 def _refuse_payment(
     session: Session, order: Order, amount: int, *, kind: str, attention: str, outcome: str
 ) -> Settlement:
@@ -286,11 +274,15 @@ def _refuse_payment(
             idempotency_key=f"refund-{kind}-{order.number}",
         )
     # `refunded`: money came in and went back out. Nothing to return (a free order): cancelled.
-    order.status = OrderStatus.REFUNDED.value if refunded else OrderStatus.CANCELLED.value
+    set_status(
+        order,
+        OrderStatus.REFUNDED if refunded else OrderStatus.CANCELLED,
+        kind=kind,
+        message=attention,
+    )
     if not refunded:
         order.cancelled_at = utcnow()
     order.needs_attention = attention[:255]
-    add_event(order, kind, attention)
     session.flush()
     notifications.queue_payment_refunded(session, order, amount if refunded else 0)
     notifications.queue_staff_attention(session, order, attention)

@@ -116,7 +116,10 @@ def _refused(number: str, error: service.OrderActionError):
     if error.status_code == 404:
         abort(404)
     flash(error.message, "error")
-    return _render_detail(number, error.status_code, form=request.form.to_dict())
+    form = request.form.to_dict()
+    if error.fresh_form:
+        form.pop("idempotency_key", None)  # a new key: that one is spent
+    return _render_detail(number, error.status_code, form=form)
 
 
 @bp.get("/<number>")

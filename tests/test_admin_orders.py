@@ -874,3 +874,49 @@ def test_the_same_refund_form_posted_twice_at_once_makes_one_stripe_refund(app, 
         order = db.session.scalar(select(Order).where(Order.number == "CMD-FS"))
         assert [r.amount_cents for r in order.refunds] == [2500]
         assert order.refunded_cents == 2500
+
+
+def test_a_used_refund_form_sent_with_another_amount_is_refused_with_a_fresh_one(
+    app, staff, fake_stripe
+):
+    _paid_on_fake_stripe(app, fake_stripe)
+    form = {**_refund_form(staff, "CMD-FS"), "amount": "10"}
+    staff.post("/admin/orders/CMD-FS/refund", data=form)
+
+    edited = staff.post("/admin/orders/CMD-FS/refund", data={**form, "amount": "20"})
+
+    assert edited.status_code == 409
+    html = edited.get_data(as_text=True)
+    assert "already made a refund of €10.00" in html
+    fresh = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    assert fresh != form["idempotency_key"]
+    assert len(fake_stripe.requests("POST", "/v1/refunds")) == 1
+    with app.app_context():
+        assert (
+            db.session.scalar(select(Order.refunded_cents).where(Order.number == "CMD-FS")) == 1000
+        )
+
+
+def test_a_form_key_stripe_already_spent_gets_a_fresh_form(app, staff, fake_stripe):
+    import requests as http
+
+    _paid_on_fake_stripe(app, fake_stripe, STRIPE_MAX_NETWORK_RETRIES=0)
+    form = {**_refund_form(staff, "CMD-FS"), "amount": "10"}
+    # Stripe already answered this key for other values (a reply the shop never received).
+    http.post(
+        fake_stripe.url + "/v1/refunds",
+        data={"payment_intent": "pi_test_CMD-FS", "amount": "999"},
+        headers={"Authorization": "Bearer sk_test_fake",
+                 "Idempotency-Key": f"refund-CMD-FS-{form['idempotency_key']}"},
+        timeout=5,
+    )  # fmt: skip
+
+    refused = staff.post("/admin/orders/CMD-FS/refund", data=form)
+
+    assert refused.status_code == 409
+    html = refused.get_data(as_text=True)
+    assert "already seen this refund form" in html
+    fresh = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    assert fresh != form["idempotency_key"]
+    with app.app_context():
+        assert db.session.scalar(select(Order.refunded_cents).where(Order.number == "CMD-FS")) == 0

@@ -28,7 +28,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from comptoir.money import parse_euros
+from comptoir.money import money, parse_euros
 from comptoir.services import audit, notifications, orders, stock
 from comptoir.services.mail import send_email
 from models import (
@@ -70,10 +70,11 @@ class OrderActionError(Exception):
     """A staff action that cannot be done; `message` is shown as is, `status_code` is 400 for bad
     input and 409 when the order's state does not allow it. Nothing was changed."""
 
-    def __init__(self, message: str, status_code: int = 409):
+    def __init__(self, message: str, status_code: int = 409, *, fresh_form: bool = False):
         super().__init__(message)
         self.message = message
         self.status_code = status_code
+        self.fresh_form = fresh_form  # the form's one-time key is spent: show a new one
 
 
 def find_order(session: Session, number: str) -> Order | None:
@@ -336,10 +337,6 @@ def refund_from_admin(
     key = f"refund-{number}-{form_key}"
     order = lock_order(session, number)  # 404 when unknown; waits for a twin request's commit
     existing = find_refund(session, key)
-    if existing is not None:
-        if existing.order_id != order.id:
-            raise OrderActionError(_("This refund form belongs to another order."), 400)
-        return existing, True
     amount_cents = None
     if (amount or "").strip():
         try:
@@ -351,6 +348,17 @@ def refund_from_admin(
                 _("“%(value)s” is not an amount in euros (for example 12,50).", value=amount[:20]),
                 400,
             ) from None
+    if existing is not None:
+        if existing.order_id != order.id:
+            raise OrderActionError(_("This refund form belongs to another order."), 400)
+        if amount_cents is not None and amount_cents != existing.amount_cents:
+            raise OrderActionError(
+                _("This form already made a refund of %(amount)s: reload the page for another.",
+                  amount=money(existing.amount_cents)),
+                409,
+                fresh_form=True,
+            )  # fmt: skip
+        return existing, True
     full = amount_cents is None or amount_cents == refundable_cents(order)
     if restock and not full and not restock_lines:
         raise OrderActionError(
@@ -369,7 +377,7 @@ def refund_from_admin(
             idempotency_key=key,
         )
     except RefundError as error:
-        raise OrderActionError(error.message, 409) from None
+        raise OrderActionError(error.message, 409, fresh_form=error.key_spent) from None
     audit.record(
         session,
         actor_id,

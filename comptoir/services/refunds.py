@@ -28,11 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class RefundError(Exception):
-    """A refund that cannot be made; `message` is translated, for staff. Nothing was written."""
+    """A refund that cannot be made; `message` is translated, for staff. Nothing was written.
 
-    def __init__(self, message: str):
+    `key_spent`: Stripe refused the idempotency key itself (already used with other values):
+    a retry needs a new form, not the same one again.
+    """
+
+    def __init__(self, message: str, *, key_spent: bool = False):
         super().__init__(message)
         self.message = str(message)
+        self.key_spent = key_spent
 
 
 def find_refund(session: Session, idempotency_key: str) -> Refund | None:
@@ -184,6 +189,15 @@ def issue_refund(
     }
     try:
         result = payments.gateway().create_refund(params, idempotency_key=idempotency_key)
+    except stripe.IdempotencyError as exc:
+        log.warning("Stripe refund for order %s: key already used: %r", order.number, exc)
+        raise RefundError(
+            _(
+                "Stripe has already seen this refund form with other values. Nothing more was "
+                "refunded: check the refunds below, then use the fresh form."
+            ),
+            key_spent=True,
+        ) from exc
     except (stripe.StripeError, payments.PaymentsNotConfigured) as exc:
         log.warning("Stripe refund for order %s failed: %r", order.number, exc)
         message = getattr(exc, "user_message", None) or str(exc) or exc.__class__.__name__

@@ -6,16 +6,14 @@ response is `noindex` and never cached.
 
 from __future__ import annotations
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
 
 def require_staff():
     """`before_request` hook for admin blueprints."""
     if not current_user.is_authenticated:
-        if "account.login" in current_app.view_functions:
-            return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
-        abort(401)
+        return redirect(url_for("account.login", next=request.full_path.rstrip("?")))
     if not current_user.is_staff:
         abort(403)
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Flask, current_app, g, has_request_context, request, url_for
+from flask import Flask, g, has_request_context, request
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
 
 from comptoir import page_cache
@@ -23,13 +23,6 @@ def nav_categories() -> tuple[catalog.NavCategory, ...]:
     return g.nav_categories
 
 
-def endpoint_url(endpoint: str, **values) -> str | None:
-    """`url_for` that answers None for an endpoint this app does not have (optional features)."""
-    if endpoint not in current_app.view_functions:
-        return None
-    return url_for(endpoint, **values)
-
-
 def vat_rate(bp: int) -> str:
     """Basis points as a locale-aware percentage: `5,5 %` in French, `5.5 %` in English."""
     return f"{format_decimal(Decimal(bp) / 100)}\u00a0%"
@@ -42,7 +35,6 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["vat_rate"] = vat_rate
     app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
     app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
-    app.jinja_env.globals["endpoint_url"] = endpoint_url
     app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["nav_categories"] = nav_categories
     app.jinja_env.add_extension("jinja2.ext.do")

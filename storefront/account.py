@@ -116,7 +116,7 @@ def _me():
 
 def _after_login_url(user, next_value: str | None) -> str:
     fallback = url_for("account.dashboard")
-    if user.is_staff and "admin.dashboard" in current_app.view_functions:
+    if user.is_staff:
         fallback = url_for("admin.dashboard")
     return safe_next(next_value, fallback)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import redirect
 from flask_wtf.csrf import generate_csrf
 from werkzeug.security import generate_password_hash
 
@@ -21,9 +20,7 @@ from models import Order, OrderItem, OrderVatLine, Role, User, utcnow
 
 
 def install_test_routes(app) -> None:
-    """Add `/_test/login/<id>` and `/_test/csrf`; also a stand-in `account.login` while the
-    account pages are being written, so the admin guard redirects anonymous visitors as it does
-    in production."""
+    """Add `/_test/login/<id>` and `/_test/csrf`."""
 
     def test_login(user_id: int):
         sign_in(db.session.get(User, user_id))
@@ -34,8 +31,6 @@ def install_test_routes(app) -> None:
         app.add_url_rule("/_test/login/<int:user_id>", "_test_login", test_login)
         # A CSRF token for this client's session, whatever pages exist yet.
         app.add_url_rule("/_test/csrf", "_test_csrf", generate_csrf)
-    if "account.login" not in app.view_functions:
-        app.add_url_rule("/account/login", "account.login", lambda: redirect("/"))
 
 
 def make_user(role: Role | str, email: str | None = None, full_name: str = "") -> int:

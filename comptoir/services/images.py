@@ -33,6 +33,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, object_session
 
 from comptoir.services.media import get_storage
+from comptoir.services.on_commit import on_commit
 from models import Product, ProductImage
 
 log = logging.getLogger(__name__)
@@ -375,8 +376,6 @@ def _clean_alt(text: str | None) -> str:
 
 # --- Deleting stored files only once the database agrees ---------------------------------------
 
-_PENDING = "comptoir_media_pending_deletes"
-
 
 @event.listens_for(ProductImage, "after_delete")
 def _queue_file_deletion(mapper, connection, target: ProductImage) -> None:
@@ -384,20 +383,13 @@ def _queue_file_deletion(mapper, connection, target: ProductImage) -> None:
     session = object_session(target)
     if session is None or not has_app_context():
         return
-    keys = [target.key_for(w) for w in (target.widths or [])]
-    session.info.setdefault(_PENDING, []).append((get_storage(), keys))
+    storage, keys = get_storage(), [target.key_for(w) for w in (target.widths or [])]
+    on_commit(session, lambda: _delete_files(storage, keys))
 
 
-@event.listens_for(Session, "after_commit")
-def _delete_files_after_commit(session: Session) -> None:
-    for storage, keys in session.info.pop(_PENDING, []):
-        for key in keys:
-            try:
-                storage.delete(key)
-            except Exception:  # an orphan file is harmless; a failed request is not
-                log.warning("could not delete media %s", key, exc_info=True)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_deletions_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _delete_files(storage, keys: list[str]) -> None:
+    for key in keys:
+        try:
+            storage.delete(key)
+        except Exception:  # an orphan file is harmless; a failed request is not
+            log.warning("could not delete media %s", key, exc_info=True)

@@ -2,8 +2,8 @@
 
 Settlement runs inside a transaction that may still roll back (a webhook that fails is retried
 by Stripe): a confirmation email sent before the commit could announce an order that does not
-exist. So services *queue* messages on the SQLAlchemy session (`after_commit`), and they go out
-right after the outermost COMMIT succeeds; a rollback drops them. Each message captures plain
+exist. So services *queue* messages on the SQLAlchemy session (services.on_commit), and they go
+out right after the outermost COMMIT succeeds; a rollback drops them. Each message captures plain
 values when queued, because the ORM objects cannot be read any more inside the commit hook.
 """
 
@@ -15,40 +15,19 @@ from collections.abc import Callable, Iterable
 from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import event, insert, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from comptoir.extensions import db
 from comptoir.services.mail import send_email
+from comptoir.services.on_commit import on_commit
 from comptoir.services.stock import StockChange
 from comptoir.urls import shop_url
 from models import Order, OrderEvent, Product, utcnow
 
 log = logging.getLogger(__name__)
-_QUEUE = "comptoir_after_commit"
 EMAIL_SENT = "email_sent"
 EMAIL_FAILED = "email_failed"
-
-
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
-    """Run `callback` once this session's transaction commits (dropped on rollback)."""
-    session.info.setdefault(_QUEUE, []).append(callback)
-
-
-@event.listens_for(Session, "after_commit")
-def _run_queue(session: Session) -> None:
-    callbacks = session.info.pop(_QUEUE, [])
-    for callback in callbacks:
-        try:
-            callback()
-        except Exception:  # a lost notification must never look like a failed payment
-            log.exception("Notification after commit failed")
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_queue(session: Session, previous_transaction) -> None:
-    if not previous_transaction.nested:  # a savepoint rollback keeps the outer queue
-        session.info.pop(_QUEUE, None)
 
 
 def _shop_locale() -> str:
@@ -144,7 +123,7 @@ def queue_order_confirmation(session: Session, order: Order) -> None:
         )
         _record_delivery(order_id, "Order confirmation", to, sent)
 
-    after_commit(session, send)
+    on_commit(session, send)
 
 
 def confirmation_state(order: Order) -> str:
@@ -160,7 +139,7 @@ def queue_payment_refunded(session: Session, order: Order, amount_cents: int) ->
     if not order.email:
         return
     snapshot, to, locale = _order_snapshot(order), order.email, order.locale or _shop_locale()
-    after_commit(
+    on_commit(
         session,
         lambda: _send(
             to,
@@ -179,7 +158,7 @@ def queue_staff_attention(session: Session, order: Order, reason: str) -> None:
     if not to:
         return
     snapshot = _order_snapshot(order)
-    after_commit(
+    on_commit(
         session,
         lambda: _send(
             to,
@@ -215,7 +194,7 @@ def queue_stock_alerts(session: Session, changes: Iterable[StockChange]) -> None
             )
     if not alerts:
         return
-    after_commit(
+    on_commit(
         session,
         lambda: _send(
             to,

@@ -8,7 +8,7 @@ Rules this module guarantees:
   two staff members clicking at the same moment produce one change and one clear refusal.
 - Every change writes a timeline event (OrderEvent) and an audit entry in the caller's
   transaction: they commit together with the change, or not at all.
-- The shipping email is queued on the session (services.notifications.after_commit): it leaves
+- The shipping email is queued on the session (services.on_commit): it leaves
   only once the change is committed.
 Functions flush, never commit; the view commits once.
 """
@@ -29,8 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comptoir.money import money, parse_euros
-from comptoir.services import audit, notifications, orders, stock
+from comptoir.services import audit, orders, stock
 from comptoir.services.mail import send_email
+from comptoir.services.on_commit import on_commit
 from models import (
     Order,
     OrderEvent,
@@ -216,7 +217,7 @@ def queue_shipped_email(session: Session, order: Order) -> None:
                 tracking_url=link,
             )
 
-    notifications.after_commit(session, send)
+    on_commit(session, send)
 
 
 # --- Notes ----------------------------------------------------------------------------------

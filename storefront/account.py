@@ -33,6 +33,7 @@ from comptoir.services import addresses as address_book
 from comptoir.services.accounts import AccountError
 from comptoir.services.addresses import AddressData
 from comptoir.services.orders import CUSTOMER_STATUS_LABELS
+from comptoir.services.pagination import paginate
 from comptoir.urls import safe_next
 from storefront.account_forms import (
     AddressForm,
@@ -439,12 +440,11 @@ def address_default(address_id: int):
 @bp.get("/orders")
 @login_required
 def orders():
-    page = db.paginate(
+    page = paginate(
+        db.session,
         accounts.customer_orders_query(_me()),
-        # Clamped: a page of 10**20 would be an OFFSET no database accepts.
-        page=min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000),
-        per_page=ORDERS_PER_PAGE,
-        error_out=False,
+        request.args.get("page", 1, type=int) or 1,
+        ORDERS_PER_PAGE,
     )
     return render_template("account/orders.html", page=page, status_labels=CUSTOMER_STATUS_LABELS)
 

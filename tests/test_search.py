@@ -39,7 +39,7 @@ def catalogue(app):
 def _search(app, q: str, **filters) -> list[str]:
     with app.app_context():
         page = find_products(db.session, ProductFilters(q=q, **filters), 1, 50)
-        return [p.name for p in page.items]
+        return [p.name for p in page.rows]
 
 
 # --- What shoppers type -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from comptoir.input_guard import parse_id
 from comptoir.services import audit, stock
 from comptoir.services.catalog import create_category, create_product, slugify, unique_slug
+from comptoir.services.pagination import Page, paginate
 from comptoir.services.stock import StockChange
 from models import Category, MovementReason, Order, OrderItem, Product, StockMovement
 
@@ -114,18 +115,6 @@ def parse_product_filters(args: Mapping[str, str]) -> ProductFilters:
     )
 
 
-@dataclass
-class ProductPage:
-    rows: list[Product]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def products_query(filters: ProductFilters, default_threshold: int):
     query = select(Product)
     if filters.q:
@@ -154,19 +143,16 @@ def products_query(filters: ProductFilters, default_threshold: int):
 
 def list_products(
     session: Session, filters: ProductFilters, default_threshold: int, per_page: int = PER_PAGE
-) -> ProductPage:
+) -> Page[Product]:
     """One page of products matching `filters`; a page past the end shows the last page."""
-    query = products_query(filters, default_threshold)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    filters.page = min(filters.page, pages)
-    rows = session.scalars(
-        query.options(selectinload(Product.category), selectinload(Product.images))
+    query = (
+        products_query(filters, default_threshold)
+        .options(selectinload(Product.category), selectinload(Product.images))
         .order_by(*SORTS[filters.sort], Product.id)
-        .offset((filters.page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return ProductPage(list(rows), total, filters.page, per_page)
+    )
+    page = paginate(session, query, filters.page, per_page)
+    filters.page = page.page
+    return page
 
 
 # --- Creating, editing, archiving --------------------------------------------------------------
@@ -421,35 +407,24 @@ def restock(
 
 
 @dataclass
-class MovementPage:
-    rows: list[StockMovement]
-    total: int
-    page: int
-    per_page: int = 50
+class MovementPage(Page[StockMovement]):
     # order id → order number, for the movements that belong to an order
     order_numbers: dict[int, str] = field(default_factory=dict)
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def movements(session: Session, product_id: int, page: int = 1, per_page: int = 50) -> MovementPage:
     """The product's stock ledger, newest first (who, when, delta, reason, order)."""
-    base = select(StockMovement).where(StockMovement.product_id == product_id)
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = session.scalars(
-        base.options(selectinload(StockMovement.user))
+    query = (
+        select(StockMovement)
+        .where(StockMovement.product_id == product_id)
+        .options(selectinload(StockMovement.user))
         .order_by(StockMovement.created_at.desc(), StockMovement.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    order_ids = {row.order_id for row in rows if row.order_id}
+    )
+    found = paginate(session, query, page, per_page)
+    order_ids = {row.order_id for row in found.rows if row.order_id}
     numbers = (
         dict(session.execute(select(Order.id, Order.number).where(Order.id.in_(order_ids))).all())
         if order_ids
         else {}
     )
-    return MovementPage(list(rows), total, page, per_page, numbers)
+    return MovementPage(found.rows, found.total, found.page, found.per_page, numbers)

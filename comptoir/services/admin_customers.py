@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from comptoir.money import euros
 from comptoir.services.csv_export import csv_safe
+from comptoir.services.pagination import Page, paginate
 from models import Order, OrderStatus, Role, User
 
 PER_PAGE = 25
@@ -90,18 +91,6 @@ def customers_query(filters: CustomerFilters):
     return query.order_by(User.created_at.desc(), User.id.desc())
 
 
-@dataclass
-class CustomerPage:
-    rows: list[CustomerRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def _row(values) -> CustomerRow:
     user, count, value, last = values
     return CustomerRow(user, int(count or 0), int(value or 0), last)
@@ -109,14 +98,17 @@ def _row(values) -> CustomerRow:
 
 def list_customers(
     session: Session, filters: CustomerFilters, per_page: int = PER_PAGE
-) -> CustomerPage:
+) -> Page[CustomerRow]:
     """One page of customer accounts, newest first, with their order count and value."""
-    query = customers_query(filters)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    filters.page = min(filters.page, pages)
-    rows = session.execute(query.offset((filters.page - 1) * per_page).limit(per_page)).all()
-    return CustomerPage([_row(r) for r in rows], total, filters.page, per_page)
+    page = paginate(
+        session,
+        customers_query(filters),
+        filters.page,
+        per_page,
+        read=lambda q: [_row(r) for r in session.execute(q)],
+    )
+    filters.page = page.page
+    return page
 
 
 def customer_summary(session: Session, user: User) -> CustomerRow:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from comptoir.catalog_changes import recent_read
 from comptoir.input_guard import parse_id
+from comptoir.services.pagination import Page
 from comptoir.services.search import apply_search, search_terms
 from models import Category, Product, ProductImage
 
@@ -48,28 +49,6 @@ class ProductFilters:
         return "relevance" if self.terms else "newest"
 
 
-@dataclass(frozen=True)
-class ProductPage:
-    """One page of results. `page` is always valid (1 ≤ page ≤ pages), `pages` ≥ 1."""
-
-    items: list[Product]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-
 def visible(stmt: Select) -> Select:
     """Restrict a select over Product to what shoppers may see (joins the category)."""
     return stmt.outerjoin(Product.category).where(
@@ -85,7 +64,7 @@ def _with_card_data(stmt: Select) -> Select:
 
 def find_products(
     session: Session, filters: ProductFilters, page: int = 1, per_page: int = 24
-) -> ProductPage:
+) -> Page[Product]:
     """The catalogue: filters, full-text search, sort and one page of results.
 
     One query for the page and the total number of matches, plus one for the page's images.
@@ -153,7 +132,8 @@ def find_products(
         if page > last:
             page = last
             rows = one_page(page) if total else []
-    return ProductPage(items=[row[0] for row in rows], total=total, page=page, per_page=per_page)
+    # Its own counting (a window count in the page's query), the shop's one page object.
+    return Page(rows=[row[0] for row in rows], total=total, page=page, per_page=per_page)
 
 
 _NEWEST = [(Product.created_at, True), (Product.id, True)]  # (sort key, descending)

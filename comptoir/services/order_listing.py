@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from comptoir.money import euros
 from comptoir.services.csv_export import csv_safe
 from comptoir.services.orders import STATUS_LABELS
+from comptoir.services.pagination import Page, paginate
 from comptoir.shop_time import start_of_day_utc
 from models import Order, OrderEvent, OrderItem, StripeEvent, User
 
@@ -121,28 +122,17 @@ def orders_query(filters: OrderFilters, tz: tzinfo = UTC):
     return query.order_by(Order.created_at.desc(), Order.id.desc())
 
 
-@dataclass
-class OrderPage:
-    rows: list[tuple[Order, int]]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def list_orders(
     session: Session, filters: OrderFilters, *, tz: tzinfo = UTC, per_page: int = PER_PAGE
-) -> OrderPage:
+) -> Page[tuple[Order, int]]:
     """One page of matching orders with their item counts; a page past the end shows the last."""
-    query = orders_query(filters, tz)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(filters.page, pages)
-    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    return OrderPage([(row[0], int(row[1] or 0)) for row in rows], total, page, per_page)
+    return paginate(
+        session,
+        orders_query(filters, tz),
+        filters.page,
+        per_page,
+        read=lambda q: [(row[0], int(row[1] or 0)) for row in session.execute(q)],
+    )
 
 
 # --- CSV export -----------------------------------------------------------------------------

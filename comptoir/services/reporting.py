@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Date, Integer, String, column, func, or_, select, table
 from sqlalchemy.orm import Session, selectinload
 
+from comptoir.services.pagination import Page, paginate
 from comptoir.shop_time import shop_today, start_of_day_utc
 from models import AuditLog, Order, OrderItem, OrderStatus
 
@@ -331,18 +332,6 @@ def stock_alert_count(session: Session, default_threshold: int) -> int:
 # --- Audit log ---------------------------------------------------------------------------------
 
 
-@dataclass
-class AuditPage:
-    rows: list[AuditLog]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
 def audit_entries(
     session: Session,
     *,
@@ -351,7 +340,7 @@ def audit_entries(
     object_id: str = "",
     page: int = 1,
     per_page: int = 50,
-) -> AuditPage:
+) -> Page[AuditLog]:
     """The staff audit log, newest first; `action` matches a prefix (`product` → product.*)."""
     query = select(AuditLog)
     if action:
@@ -360,13 +349,7 @@ def audit_entries(
         query = query.where(AuditLog.object_type == object_type)
     if object_id:
         query = query.where(AuditLog.object_id == object_id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = session.scalars(
-        query.options(selectinload(AuditLog.actor))
-        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    return AuditPage(list(rows), total, page, per_page)
+    query = query.options(selectinload(AuditLog.actor)).order_by(
+        AuditLog.created_at.desc(), AuditLog.id.desc()
+    )
+    return paginate(session, query, page, per_page)

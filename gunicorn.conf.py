@@ -27,6 +27,7 @@ worker would freeze that worker, so `post_worker_init` below refuses to start on
 """
 
 import os
+import sys
 
 
 def _int(name: str, default: int) -> int:
@@ -53,8 +54,6 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 def post_worker_init(worker) -> None:
     """Stop a worker that gevent patched but whose psycopg would still block all its greenlets
     (imported before the patch): better no shop than one that freezes on the first row lock."""
-    import sys
-
     monkey = sys.modules.get("gevent.monkey")
     waiting = sys.modules.get("psycopg.waiting")
     if monkey is None or waiting is None or not monkey.is_module_patched("select"):

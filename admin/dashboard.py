@@ -20,6 +20,7 @@ from comptoir.extensions import db
 from comptoir.htmx import render_page
 from comptoir.services import accounts, reporting
 from comptoir.shop_time import shop_today
+from comptoir.urls import safe_next
 from models import Role, User
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -123,6 +124,32 @@ def _set_role(user: User, role: str):
     label = _role_label(user.role)
     flash(_("%(email)s is now: %(role)s.", email=user.email, role=label), "success")
     return redirect(url_for(".staff"), 303)
+
+
+@bp.post("/accounts/<int:user_id>/active")
+@admin_only
+def set_active(user_id: int):
+    """Deactivate an account (signed out everywhere, cannot sign in) or reactivate it."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    back = safe_next(request.form.get("next"), url_for(".staff"), within="/admin")
+    active = request.form.get("active")
+    if active not in ("0", "1"):
+        flash(_("Choose to deactivate or reactivate the account."), "error")
+        return redirect(back, 303)
+    try:
+        accounts.set_active(db.session, user, active == "1", current_user.id)
+    except accounts.AccountError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back, 303)
+    db.session.commit()
+    if user.is_active:
+        flash(_("%(email)s can sign in again.", email=user.email), "success")
+    else:
+        flash(_("%(email)s is deactivated and signed out everywhere.", email=user.email), "success")
+    return redirect(back, 303)
 
 
 def _role_label(role: str) -> str:

@@ -36,6 +36,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from sqlalchemy import create_engine, make_url, text
+
 from bench import databases
 from bench.load import LoadGenerator
 from bench.report import RESULTS_DIR, write_json
@@ -106,8 +108,6 @@ def machine_info(db_url: str) -> dict:
         + " (gunicorn.conf.py), no access log",
     }
     try:
-        from sqlalchemy import create_engine, text
-
         engine = create_engine(db_url)
         with engine.connect() as conn:
             info["postgresql"] = conn.scalar(text("SHOW server_version"))
@@ -227,8 +227,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _pg_reachable(url: str) -> bool:
-    from sqlalchemy import create_engine, make_url
-
     try:
         engine = create_engine(make_url(url).set(database="postgres"))
         with engine.connect():

@@ -15,9 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from flask_migrate import upgrade
 from sqlalchemy import create_engine, make_url, text
 
-from comptoir.config import normalize_database_url
+from comptoir import create_app
+from comptoir.config import ProductionConfig, normalize_database_url
+from comptoir.demo.seed import ensure_categories, seed_bulk_products, seed_demo
+from comptoir.extensions import db
+from comptoir.services.catalog import create_product
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/comptoir_bench"
@@ -67,9 +74,6 @@ def _ensure_database(url: str) -> None:
 
 
 def _current_head() -> str:
-    from alembic.config import Config as AlembicConfig
-    from alembic.script import ScriptDirectory
-
     cfg = AlembicConfig(str(PROJECT_ROOT / "migrations" / "alembic.ini"))
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     return ScriptDirectory.from_config(cfg).get_current_head()
@@ -92,9 +96,6 @@ def _seeded_products(url: str) -> int | None:
 
 def bench_app(url: str, media_root: Path):
     """The shop's app with production settings on a bench database (for seeding and SQL timing)."""
-    from comptoir import create_app
-    from comptoir.config import ProductionConfig
-
     return create_app(
         ProductionConfig,
         SQLALCHEMY_DATABASE_URI=url,
@@ -131,10 +132,6 @@ def prepare(
     shutil.rmtree(media_root, ignore_errors=True)
     media_root.mkdir(parents=True)
 
-    from flask_migrate import upgrade
-
-    from comptoir.extensions import db
-
     app = bench_app(url, media_root)
     with app.app_context():
         upgrade()
@@ -157,8 +154,6 @@ def seed_demo_shop(product_count: int) -> Callable[[object], None]:
     """The demo seed (`flask seed-demo --products N`), images included."""
 
     def seed(app) -> None:
-        from comptoir.demo.seed import seed_demo
-
         seed_demo(product_count=product_count)
 
     return seed
@@ -168,9 +163,6 @@ def seed_bulk(product_count: int) -> Callable[[object], None]:
     """The demo categories plus `product_count` imageless products (seed_bulk_products)."""
 
     def seed(app) -> None:
-        from comptoir.demo.seed import seed_bulk_products
-        from comptoir.extensions import db
-
         seed_bulk_products(db.session, product_count)
 
     return seed
@@ -192,10 +184,6 @@ def seed_orders_shop(products: int = 24, hot_stock: int = HOT_STOCK) -> Callable
     """A small imageless catalogue plus the hot product every concurrent buyer wants."""
 
     def seed(app) -> None:
-        from comptoir.demo.seed import ensure_categories, seed_bulk_products
-        from comptoir.extensions import db
-        from comptoir.services.catalog import create_product
-
         seed_bulk_products(db.session, products)
         category = ensure_categories(db.session)["ceramique"]
         create_product(

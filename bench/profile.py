@@ -15,6 +15,7 @@ import pstats
 import time
 
 from bench import databases
+from bench.bare_app import app as bare
 from bench.pages import FR, HX
 
 PROJECT_PARTS = ("/templates/", "/comptoir/", "/storefront/", "/models/", "/admin/")
@@ -36,8 +37,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--htmx", action="store_true", help="send HX-Request: true")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
-
-    from bench.bare_app import app as bare
 
     demo_url, _ = databases.database_urls()
     url = databases.normalize_database_url(demo_url)

@@ -24,6 +24,8 @@ from sqlalchemy import event
 from bench.databases import Prepared, bench_app
 from bench.load import LoadGenerator, percentile
 from bench.pages import FR, fetch
+from comptoir.extensions import db as flask_db
+from comptoir.services import browse
 
 QUERIES = ("bol", "gres", "bougie lavande", "cuir", "lin", "cera", "introuvable")
 SQL_RUNS = 30
@@ -38,8 +40,6 @@ def measure_search(
     app = bench_app(db.url, db.media_root)
     sql = {q: sql_timings(app, q) for q in QUERIES}
     with app.app_context():
-        from comptoir.extensions import db as flask_db
-
         flask_db.engine.dispose()
     rows = []
     for q in QUERIES:
@@ -59,9 +59,6 @@ def measure_search(
 
 def sql_timings(app, q: str) -> dict:
     """Service and PostgreSQL execution times of one search page, measured in-process."""
-    from comptoir.extensions import db as flask_db
-    from comptoir.services import browse
-
     per_page = int(app.config["PRODUCTS_PER_PAGE"])
     with app.test_request_context("/products", headers=FR):
         session = flask_db.session

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 
-from bench import pages
+from sqlalchemy import create_engine, text
+
+from bench import cart, checkout, pages, search, slow
 from bench.report import table
 from bench.server import Gunicorn
 
@@ -14,8 +16,6 @@ SEARCH_P50_TARGET_MS = 20.0
 
 
 def first_product_slug(url: str) -> str:
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(url)
     with engine.connect() as conn:
         slug = conn.scalar(
@@ -117,8 +117,6 @@ def run_pages(load, env, demo, args, results, logs) -> list[str]:
 
 
 def run_search(load, env, bulk, args, results, logs) -> list[str]:
-    from bench import search
-
     nocache_env = {**env, "CATALOG_CACHE_SECONDS": "0"}
     with (
         Gunicorn("wsgi:app", nocache_env, logs / "shop-10k-nocache.log") as nocache,
@@ -161,8 +159,6 @@ def run_search(load, env, bulk, args, results, logs) -> list[str]:
 
 
 def run_cart(load, env, db, args, results, logs) -> list[str]:
-    from bench import cart
-
     with Gunicorn("wsgi:app", env, logs / "shop-cart.log", spread=args.connections) as shop:
         rows = cart.measure_add_to_cart(load, shop.url, db, args.duration)
     results["cart"] = rows
@@ -185,8 +181,6 @@ def run_cart(load, env, db, args, results, logs) -> list[str]:
 
 
 def run_checkout(env, demo, args, results, logs) -> list[str]:
-    from bench import checkout
-
     with Gunicorn("wsgi:app", env, logs / "shop-checkout.log") as shop:
         row = checkout.measure_hot_product(shop.url, demo, buyers=args.buyers)
     results["checkout"] = row
@@ -254,8 +248,6 @@ def run_slow(load, env, demo, args, results, logs) -> list[str]:
     """The Procfile before and now, each started as the Procfile host starts it: throughput of
     DB-backed pages side by side (alternating slices, like pages), then 50 slow request bodies
     held for 30 s while /healthz and /products are probed."""
-    from bench import slow
-
     models = slow.procfile_models(logs)
     nocache_env = {**env, "CATALOG_CACHE_SECONDS": "0"}
     with contextlib.ExitStack() as stack:

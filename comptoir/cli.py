@@ -9,6 +9,12 @@ import click
 from flask import Flask, current_app
 
 from comptoir.extensions import db
+from comptoir.services import user_sessions
+from comptoir.services.accounts import AccountError, create_or_promote_staff
+from comptoir.services.cart import purge_stale_guest_carts
+from comptoir.services.payments import PaymentsNotConfigured
+from comptoir.services.reconcile import reconcile
+from models import Role
 
 
 def register_cli(app: Flask) -> None:
@@ -21,6 +27,7 @@ def register_cli(app: Flask) -> None:
     )
     def seed_demo_command(products: int, staff: bool | None) -> None:
         """Create the demo shop (idempotent: does nothing for what already exists)."""
+        # Lazy: the demo data and photo drawing (PIL fonts, ~25 ms) stay out of every web worker.
         from comptoir.demo.seed import seed_demo
 
         # `flask run`/the CLI reset app.debug from FLASK_DEBUG, so ask the configuration.
@@ -38,9 +45,6 @@ def register_cli(app: Flask) -> None:
     @click.option("--admin", "is_admin", is_flag=True, help="Admin role (also manages staff).")
     def create_staff_command(email: str, password: str, is_admin: bool) -> None:
         """Create (or promote) a staff account; a new password signs it out everywhere."""
-        from comptoir.services.accounts import AccountError, create_or_promote_staff
-        from models import Role
-
         try:
             user, action = create_or_promote_staff(db.session, email, password, is_admin=is_admin)
         except AccountError as error:
@@ -65,9 +69,6 @@ def register_cli(app: Flask) -> None:
     def stripe_reconcile_command(since_hours: int) -> None:
         """Settle paid sessions the webhook missed, then expire stale reservations; exits 1
         when a step failed."""
-        from comptoir.services.payments import PaymentsNotConfigured
-        from comptoir.services.reconcile import reconcile
-
         try:
             summary = reconcile(db.session, since_hours=since_hours)
         except PaymentsNotConfigured as exc:
@@ -80,9 +81,6 @@ def register_cli(app: Flask) -> None:
     def purge_carts_command() -> None:
         """Delete guest carts nobody can reach any more (cookie expired) and sign-ins that can
         never be used again (expired, or signed out over a day ago); run daily."""
-        from comptoir.services import user_sessions
-        from comptoir.services.cart import purge_stale_guest_carts
-
         deleted = purge_stale_guest_carts(db.session)
         sign_ins = user_sessions.purge(db.session)
         db.session.commit()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import urlsplit
 
-from flask import Flask, has_request_context, request
+from flask import Flask, g, has_request_context, request
 from flask.logging import default_handler
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import (
@@ -13,10 +14,15 @@ from flask_babel import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from comptoir import templating
+import models  # noqa: F401  (register every table on the metadata)
+from comptoir import auth, input_guard, shop_time, templating
+from comptoir.cli import register_cli
 from comptoir.config import PROJECT_ROOT, Config, config_from_env
+from comptoir.errors import register_error_handlers
 from comptoir.extensions import babel, csrf, db, limiter, login_manager, migrate
 from comptoir.i18n import select_locale
+from comptoir.services import audit
+from comptoir.urls import apply_shop_url
 
 
 def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
@@ -45,8 +51,6 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
         hops = int(app.config["PROXY_FIX_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    from comptoir import input_guard
-
     input_guard.install_converters(app)  # before the blueprints' rules are compiled
     input_guard.register(app)
     _init_extensions(app)
@@ -55,11 +59,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     _register_security_headers(app)
     _register_request_hooks(app)
 
-    from comptoir.errors import register_error_handlers
-
     register_error_handlers(app)
-
-    from comptoir.cli import register_cli
 
     register_cli(app)
     return app
@@ -91,8 +91,6 @@ def _check_config(app: Flask) -> None:
         )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = "dev-only-not-secret"  # noqa: S105 (test/dev only)
-    from comptoir.urls import apply_shop_url
-
     apply_shop_url(app)
     # Flask-Login reads its remember cookie flag statically: Secure unless explicitly turned off
     # or running a plain-HTTP development/test server.
@@ -129,8 +127,6 @@ def _configure_logging(app: Flask) -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from comptoir import shop_time
-
     # One zone for Babel's dates and the database's days; an unknown name stops the start-up.
     shop_time.shop_zone(app)
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["SHOP_TIMEZONE"]
@@ -150,9 +146,6 @@ def _init_extensions(app: Flask) -> None:
     # Lazy so `make translations` extracts it; str() renders it in the visitor's language.
     login_manager.login_message = lazy_gettext("Please log in to access this page.")
     login_manager.localize_callback = str
-
-    import models  # noqa: F401  (register every table on the metadata)
-    from comptoir import auth
 
     auth.register(app)
 
@@ -174,9 +167,6 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_request_hooks(app: Flask) -> None:
     """Hand the request's client address to the audit log for the request's duration."""
-    from flask import g
-
-    from comptoir.services import audit
 
     @app.before_request
     def remember_client_ip():
@@ -215,7 +205,6 @@ def _register_security_headers(app: Flask) -> None:
 def _content_security_policy(config) -> str:
     """The policy, built once from the settings: only the shop's own origin, plus the analytics
     script's and the public media bucket's origins when they are configured."""
-    from urllib.parse import urlsplit
 
     def origin(url: str) -> str:
         parts = urlsplit(url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, has_request_context, request
+from flask_login import current_user
 
 LOCALE_COOKIE = "lang"
 
@@ -23,8 +24,6 @@ def select_locale() -> str:
     chosen = request.cookies.get(LOCALE_COOKIE)
     if chosen in offered:
         return chosen
-    from flask_login import current_user
-
     if getattr(current_user, "is_authenticated", False) and current_user.locale in offered:
         return current_user.locale
     return request.accept_languages.best_match(offered) or offered[0]

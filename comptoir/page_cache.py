@@ -24,6 +24,7 @@ from flask_wtf.csrf import generate_csrf
 
 from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
+from comptoir.services.browse import catalog_stamp
 
 CSRF_PLACEHOLDER = "__comptoir_csrf_token__"
 _NOT_STORED = {"set-cookie", "content-length"}
@@ -58,8 +59,6 @@ def cached_page(render: Callable[[], object]) -> Response:
     """Serve `render()`'s page from the cache when it is safe, filling in the visitor's parts."""
     if not _cacheable():
         return make_response(render())
-
-    from comptoir.services.browse import catalog_stamp
 
     key = (
         "page",

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from models.base import UTCDateTime
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -58,8 +60,6 @@ def include_name(name, type_, parent_names):
 
 def render_item(type_, obj, autogen_context):
     """Render the models' UTCDateTime as a plain timezone-aware DateTime in migrations."""
-    from models.base import UTCDateTime
-
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False

@@ -16,9 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from comptoir import create_app
 from comptoir.config import TestConfig, normalize_database_url
+from comptoir.extensions import db, limiter
+from models import Role
+from tests.builders import add_user, install_test_routes, logged_in_client
 
 pytest_plugins = ["tests.stripe_fake"]
 
@@ -42,15 +48,9 @@ def pytest_generate_tests(metafunc):
 
 
 def _migrate(url: str) -> None:
-    from flask_migrate import upgrade
-
-    from comptoir import create_app
-
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=url)
     with app.app_context():
         upgrade()
-        from comptoir.extensions import db
-
         db.engine.dispose()
 
 
@@ -82,8 +82,6 @@ def _worker_database(url: str) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker:
         return url
-    from sqlalchemy.engine import make_url
-
     base = make_url(url)
     name = f"{base.database}_{worker}"
     admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -96,8 +94,6 @@ def _worker_database(url: str) -> str:
 
 
 def _truncate_postgresql(url: str) -> None:
-    from comptoir.extensions import db
-
     tables = [t.name for t in db.metadata.sorted_tables]
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -129,9 +125,6 @@ def app(database_url, app_overrides, tmp_path):
     """A fresh app on a fresh database. No app context is pushed: requests made through
     `client` get their own context (and session) exactly as in production; use
     `with app.app_context():` to look at the database."""
-    from comptoir import create_app
-    from comptoir.extensions import db, limiter
-
     settings = {
         "SQLALCHEMY_DATABASE_URI": database_url,
         "MEDIA_ROOT": str(tmp_path / "media"),
@@ -153,3 +146,35 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+# --- People (tests/builders.py has the rest) ---------------------------------------------------
+
+
+@pytest.fixture
+def test_routes(app):
+    """The app with `/_test/login/<id>` and `/_test/csrf` (see builders.install_test_routes)."""
+    install_test_routes(app)
+    return app
+
+
+@pytest.fixture
+def staff_id(test_routes) -> int:
+    return add_user(test_routes, Role.STAFF, "marie@example.com", "Marie Atelier")
+
+
+@pytest.fixture
+def staff(test_routes, staff_id):
+    """A client signed in as a staff member (not an admin), reading English."""
+    return logged_in_client(test_routes, staff_id)
+
+
+@pytest.fixture
+def admin_id(test_routes) -> int:
+    return add_user(test_routes, Role.ADMIN, "admin@example.com", "Alex Admin")
+
+
+@pytest.fixture
+def admin(test_routes, admin_id):
+    """A client signed in as an admin, reading English."""
+    return logged_in_client(test_routes, admin_id)

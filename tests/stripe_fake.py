@@ -19,8 +19,7 @@ Use it (registered in tests/conftest.py through `pytest_plugins`):
     def test_x(app, client, fake_stripe):
         fake_stripe.fail("timeout")            # or "500", "401"; times=N for the next N calls
         paid = fake_stripe.complete(session_id)  # the shopper pays on "Stripe"
-        body, headers = signed_event("checkout.session.completed", paid)
-        client.post("/stripe/webhook", data=body, headers=headers)
+        deliver(client, "checkout.session.completed", paid)  # tests/builders.py signs it
         fake_stripe.requests("POST", "/v1/refunds")  # what the shop sent
 """
 
@@ -40,26 +39,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from comptoir.config import TestConfig
-from comptoir.services.payments import make_event, sign_event
-
 API_KEY = "sk_test_fake"
-
-
-def signed_event(
-    event_type: str,
-    obj: dict,
-    *,
-    secret: str = TestConfig.STRIPE_WEBHOOK_SECRET,
-    event_id: str | None = None,
-    timestamp: int | None = None,
-) -> tuple[bytes, dict]:
-    """A Stripe-shaped event around `obj`, signed: (raw body, headers) for POST /stripe/webhook."""
-    event = make_event(event_type, obj)
-    if event_id:
-        event["id"] = event_id
-    body, signature = sign_event(event, secret, timestamp)
-    return body, {"Stripe-Signature": signature, "Content-Type": "application/json"}
 
 
 def decode_form(pairs: list[tuple[str, str]]) -> dict:
@@ -471,40 +451,3 @@ def fake_stripe(fake_stripe_server):
     fake_stripe_server.reset()
     yield fake_stripe_server
     fake_stripe_server.reset()
-
-
-# --- Shopper helpers (through the real pages, CSRF included) --------------------------------------
-
-
-def add_to_cart(client, product_id: int, quantity: int = 1):
-    """Put a product in this client's cart through the cart form."""
-    from tests.helpers import csrf_token
-
-    token = csrf_token(client, "/cart")
-    response = client.post(
-        "/cart/items",
-        data={"product_id": product_id, "quantity": quantity, "csrf_token": token},
-    )
-    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
-    return response
-
-
-def start_checkout(client):
-    """POST /checkout from the cart page, as the Checkout button does."""
-    from tests.helpers import csrf_token
-
-    return client.post("/checkout", data={"csrf_token": csrf_token(client, "/cart")})
-
-
-def session_id_from(response) -> str:
-    """The Checkout Session id in a 303 to Stripe (fake or test-payment page)."""
-    assert response.status_code == 303, response.status_code
-    match = re.search(r"(cs_test_[A-Za-z0-9_]+)", response.headers["Location"])
-    assert match, response.headers["Location"]
-    return match.group(1)
-
-
-def deliver(client, event_type: str, obj: dict, **kwargs):
-    """Sign an event and POST it to the webhook."""
-    body, headers = signed_event(event_type, obj, **kwargs)
-    return client.post("/stripe/webhook", data=body, headers=headers)

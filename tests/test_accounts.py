@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from functools import cache
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,34 +17,30 @@ from admin.guard import require_staff
 from comptoir.demo import staff as demo_staff
 from comptoir.extensions import db
 from comptoir.services import accounts
-from comptoir.services.catalog import create_product
-from comptoir.services.passwords import hash_password, password_problem, verify_password
-from models import Address, AuditLog, Order, OrderItem, OrderVatLine, Role, User
-from tests.helpers import csrf_from, csrf_token
+from comptoir.services.passwords import password_problem, verify_password
+from models import Address, AuditLog, Role, User, UserSession, utcnow
+from tests.builders import (
+    ADDRESS,
+    PASSWORD,
+    add_user,
+    csrf_from,
+    csrf_token,
+    log_in,
+    make_order,
+    make_product,
+    make_user,
+    outbox,
+    request_password_reset,
+)
 
-PASSWORD = "Terre cuite et lin 7"
+CLAIRE = "claire@example.com"
 NEW_PASSWORD = "Grès émaillé bleu 42"
 
 
-@cache
-def _password_hash() -> str:
-    return hash_password(PASSWORD)  # scrypt is slow on purpose: hash once per test run
-
-
-def _user(app, email="claire@example.com", *, role="customer", active=True, name="Claire") -> int:
-    with app.app_context():
-        user = User(
-            email=email, password_hash=_password_hash(), full_name=name, role=role, is_active=active
-        )
-        db.session.add(user)
-        db.session.commit()
-        return user.id
-
-
-def _login(client, email="claire@example.com", password=PASSWORD, **fields):
-    token = csrf_token(client, "/account/login")
-    data = {"csrf_token": token, "email": email, "password": password, **fields}
-    return client.post("/account/login", data=data)
+@pytest.fixture
+def claire(app) -> int:
+    """Claire's customer account (she signs in with `PASSWORD`); its id."""
+    return add_user(app, Role.CUSTOMER, CLAIRE, "Claire")
 
 
 def _text(response) -> str:
@@ -67,7 +63,7 @@ def _register(client, email, password=PASSWORD, **fields):
 
 
 def _welcome_link(app) -> str:
-    body = app.extensions["outbox"][-1].get_body(preferencelist=("plain",)).get_content()
+    body = outbox(app)[-1].get_body(preferencelist=("plain",)).get_content()
     return urlsplit(re.search(r"http://localhost(/account/welcome/\S+)", body).group(0)).path
 
 
@@ -84,7 +80,7 @@ def test_registering_creates_a_customer_and_emails_a_one_click_sign_in(app, clie
         assert user.role == Role.CUSTOMER
         assert user.password_hash.startswith("scrypt:")
         assert PASSWORD not in user.password_hash
-    (welcome,) = app.extensions["outbox"]
+    (welcome,) = outbox(app)
     assert welcome["To"] == "jeanne.martin@example.com"
 
     link = _welcome_link(app)
@@ -102,12 +98,11 @@ def test_registering_creates_a_customer_and_emails_a_one_click_sign_in(app, clie
 
 def test_a_new_account_can_sign_in_with_its_password_at_once(app, client):
     _register(client, "jeanne@example.com")
-    assert _login(client, "jeanne@example.com").status_code == 303
+    assert log_in(client, "jeanne@example.com").status_code == 303
     assert client.get("/account/").status_code == 200
 
 
-def test_signing_up_with_a_known_address_looks_like_any_sign_up(app, client):
-    _user(app, "claire@example.com")
+def test_signing_up_with_a_known_address_looks_like_any_sign_up(app, client, claire):
     stranger = app.test_client()
 
     known = _register(client, "CLAIRE@example.com", NEW_PASSWORD)
@@ -124,9 +119,9 @@ def test_signing_up_with_a_known_address_looks_like_any_sign_up(app, client):
     assert client.get("/account/").status_code == 302
     with app.app_context():
         assert db.session.scalar(select(db.func.count(User.id))) == 2  # nothing new for Claire
-        claire = db.session.scalar(select(User).where(User.email == "claire@example.com"))
-        assert verify_password(claire.password_hash, PASSWORD)  # her password is untouched
-    to_claire, to_newcomer = app.extensions["outbox"]
+        account = db.session.scalar(select(User).where(User.email == "claire@example.com"))
+        assert verify_password(account.password_hash, PASSWORD)  # her password is untouched
+    to_claire, to_newcomer = outbox(app)
     assert to_claire["To"] == "claire@example.com"
     body = to_claire.get_body(preferencelist=("plain",)).get_content()
     assert "You already have one" in body and "http://localhost/account/password-reset" in body
@@ -185,9 +180,8 @@ def test_form_errors_are_announced_with_their_field(client):
 # --- Sign-in and sign-out ------------------------------------------------------------------
 
 
-def test_customer_logs_in_and_out(app, client):
-    _user(app)
-    response = _login(client, "Claire@Example.com")
+def test_customer_logs_in_and_out(app, client, claire):
+    response = log_in(client, "Claire@Example.com")
     assert response.status_code == 303
     assert _location(response) == "/account/"
     assert client.get("/account/").status_code == 200
@@ -202,45 +196,40 @@ def test_customer_logs_in_and_out(app, client):
     assert _location(after).startswith("/account/login?next=")
 
 
-def test_logout_without_csrf_token_is_refused(app, client):
-    _user(app)
-    _login(client)
+def test_logout_without_csrf_token_is_refused(app, client, claire):
+    log_in(client, CLAIRE)
     assert client.post("/account/logout").status_code == 400
     assert client.get("/account/").status_code == 200
 
 
-def test_login_records_last_login_time(app, client):
-    user_id = _user(app)
-    _login(client)
+def test_login_records_last_login_time(app, client, claire):
+    log_in(client, CLAIRE)
     with app.app_context():
-        assert db.session.get(User, user_id).last_login_at is not None
+        assert db.session.get(User, claire).last_login_at is not None
 
 
-def test_remember_me_sets_a_long_lived_cookie_only_when_asked(app, client):
-    _user(app)
-    response = _login(client, remember="y")
+def test_remember_me_sets_a_long_lived_cookie_only_when_asked(app, client, claire):
+    response = log_in(client, CLAIRE, remember="y")
     cookie = next(
         c for c in response.headers.getlist("Set-Cookie") if c.startswith("remember_token=")
     )
     assert "HttpOnly" in cookie and "Expires=" in cookie
 
     other = app.test_client()
-    response = _login(other)
+    response = log_in(other, CLAIRE)
     assert response.status_code == 303
     assert not any(c.startswith("remember_token=") for c in response.headers.getlist("Set-Cookie"))
 
 
-def test_remembered_customer_stays_signed_in_after_the_session_ends(app, client):
-    _user(app)
-    _login(client, remember="y")
+def test_remembered_customer_stays_signed_in_after_the_session_ends(app, client, claire):
+    log_in(client, CLAIRE, remember="y")
     client.delete_cookie("session")
     assert client.get("/account/").status_code == 200
 
 
-def test_wrong_password_and_unknown_email_get_the_same_generic_message(app, client):
-    _user(app)
-    wrong = _login(client, password="not the right one")
-    unknown = _login(client, email="nobody@example.com")
+def test_wrong_password_and_unknown_email_get_the_same_generic_message(app, client, claire):
+    wrong = log_in(client, CLAIRE, password="not the right one")
+    unknown = log_in(client, "nobody@example.com")
     assert wrong.status_code == unknown.status_code == 200
     for response in (wrong, unknown):
         assert "Incorrect email or password." in _text(response)
@@ -249,30 +238,28 @@ def test_wrong_password_and_unknown_email_get_the_same_generic_message(app, clie
 
 
 def test_deactivated_account_cannot_log_in(app, client):
-    _user(app, active=False)
-    response = _login(client)
+    add_user(app, Role.CUSTOMER, CLAIRE, "Claire", active=False)
+    response = log_in(client, CLAIRE)
     assert response.status_code == 200
     assert "Incorrect email or password." in _text(response)
     assert client.get("/account/").status_code == 302
 
 
-def test_signed_in_visitor_opening_login_goes_to_the_account(app, client):
-    _user(app)
-    _login(client)
+def test_signed_in_visitor_opening_login_goes_to_the_account(app, client, claire):
+    log_in(client, CLAIRE)
     response = client.get("/account/login")
     assert response.status_code == 302
     assert _location(response) == "/account/"
 
 
-def test_next_page_inside_the_shop_is_honoured(app, client):
-    _user(app)
+def test_next_page_inside_the_shop_is_honoured(app, client, claire):
     login_page = client.get("/account/orders")
     assert login_page.status_code == 302
     next_value = parse_qs(urlsplit(login_page.headers["Location"]).query)["next"][0]
     assert next_value == "/account/orders"
     html = _text(client.get(login_page.headers["Location"]))
     assert 'value="/account/orders"' in html  # carried in the hidden field
-    response = _login(client, next=next_value)
+    response = log_in(client, CLAIRE, next=next_value)
     assert _location(response) == "/account/orders"
 
 
@@ -291,9 +278,8 @@ def test_next_page_inside_the_shop_is_honoured(app, client):
         "evil.example",
     ],
 )
-def test_login_refuses_to_redirect_off_site(app, client, payload):
-    _user(app)
-    response = _login(client, next=payload)
+def test_login_refuses_to_redirect_off_site(app, client, payload, claire):
+    response = log_in(client, CLAIRE, next=payload)
     assert response.status_code == 303
     location = response.headers["Location"]
     assert urlsplit(location).netloc in ("", "localhost")
@@ -332,9 +318,8 @@ def test_login_attempts_are_throttled_per_ip(app, client):
     assert response.status_code == 200
 
 
-def test_failed_logins_lock_the_account_whatever_the_ip(app, client):
-    _user(app)
-    _user(app, "paul@example.com", name="Paul")
+def test_failed_logins_lock_the_account_whatever_the_ip(app, client, claire):
+    add_user(app, Role.CUSTOMER, "paul@example.com", "Paul")
     token = csrf_token(client, "/account/login")
     for n in range(5):
         response = client.post(
@@ -361,33 +346,26 @@ def test_failed_logins_lock_the_account_whatever_the_ip(app, client):
     assert response.status_code == 303
 
 
-def test_resetting_the_password_unlocks_a_locked_account(app, client):
-    _user(app)
+def test_resetting_the_password_unlocks_a_locked_account(app, client, claire):
     for n in range(5):
-        _login(client, password=f"guess {n}")
-    assert _login(client).status_code == 429
-    _request_reset(client, "claire@example.com")
+        log_in(client, CLAIRE, password=f"guess {n}")
+    assert log_in(client, CLAIRE).status_code == 429
+    request_password_reset(client, "claire@example.com")
     _choose_password(client, _reset_link(app))
-    assert _login(app.test_client(), password=NEW_PASSWORD).status_code == 303
+    assert log_in(app.test_client(), CLAIRE, password=NEW_PASSWORD).status_code == 303
 
 
-def test_successful_logins_do_not_count_towards_the_account_lock(app, client):
-    _user(app)
+def test_successful_logins_do_not_count_towards_the_account_lock(app, client, claire):
     for _ in range(7):
         visitor = app.test_client()
-        assert _login(visitor).status_code == 303
+        assert log_in(visitor, CLAIRE).status_code == 303
 
 
 # --- Password reset ------------------------------------------------------------------------
 
 
-def _request_reset(client, email):
-    token = csrf_token(client, "/account/password-reset")
-    return client.post("/account/password-reset", data={"csrf_token": token, "email": email})
-
-
 def _reset_link(app) -> str:
-    message = app.extensions["outbox"][-1]
+    message = outbox(app)[-1]
     body = message.get_body(preferencelist=("plain",)).get_content()
     url = re.search(r"https?://\S+/account/password-reset/\S+", body).group(0)
     return urlsplit(url).path
@@ -401,20 +379,18 @@ def _choose_password(client, link, password=NEW_PASSWORD, confirm=None):
     )
 
 
-def test_reset_request_says_the_same_whether_or_not_the_account_exists(app, client):
-    _user(app)
+def test_reset_request_says_the_same_whether_or_not_the_account_exists(app, client, claire):
     for email in ("claire@example.com", "nobody@example.com"):
-        response = _request_reset(client, email)
+        response = request_password_reset(client, email)
         assert response.status_code == 303
         assert "If an account exists for this address" in _text(client.get(_location(response)))
-    outbox = app.extensions["outbox"]
-    assert len(outbox) == 1
-    assert outbox[0]["To"] == "claire@example.com"
+    sent = outbox(app)
+    assert len(sent) == 1
+    assert sent[0]["To"] == "claire@example.com"
 
 
-def test_reset_link_sets_a_new_password_once(app, client):
-    _user(app)
-    _request_reset(client, "claire@example.com")
+def test_reset_link_sets_a_new_password_once(app, client, claire):
+    request_password_reset(client, "claire@example.com")
     link = _reset_link(app)
 
     page = client.get(link)
@@ -433,13 +409,12 @@ def test_reset_link_sets_a_new_password_once(app, client):
     assert reused.status_code == 400
     assert "already used" in _text(reused)
     visitor = app.test_client()
-    assert _login(visitor, password=PASSWORD).status_code == 200
-    assert _login(visitor, password=NEW_PASSWORD).status_code == 303
+    assert log_in(visitor, CLAIRE, password=PASSWORD).status_code == 200
+    assert log_in(visitor, CLAIRE, password=NEW_PASSWORD).status_code == 303
 
 
-def test_reset_link_still_refuses_a_weak_new_password(app, client):
-    _user(app)
-    _request_reset(client, "claire@example.com")
+def test_reset_link_still_refuses_a_weak_new_password(app, client, claire):
+    request_password_reset(client, "claire@example.com")
     link = _reset_link(app)
     response = _choose_password(client, link, "1234567890")
     assert response.status_code == 200
@@ -447,12 +422,11 @@ def test_reset_link_still_refuses_a_weak_new_password(app, client):
     assert _choose_password(client, link).status_code == 303  # the link was not used up
 
 
-def test_expired_reset_link_is_refused(app, client, monkeypatch):
-    _user(app)
+def test_expired_reset_link_is_refused(app, client, monkeypatch, claire):
     issued = int(time.time()) - 3601
     with monkeypatch.context() as patched:
         patched.setattr(TimestampSigner, "get_timestamp", lambda self: issued)
-        _request_reset(client, "claire@example.com")
+        request_password_reset(client, "claire@example.com")
     link = _reset_link(app)
     response = client.get(link)
     assert response.status_code == 410
@@ -474,9 +448,8 @@ def test_expired_reset_link_is_refused(app, client, monkeypatch):
 @pytest.mark.parametrize(
     "mangle", [lambda t: t[:-2] + "xx", lambda t: "garbage", lambda t: t + "."]
 )
-def test_tampered_reset_link_is_refused_without_error(app, client, mangle):
-    _user(app)
-    _request_reset(client, "claire@example.com")
+def test_tampered_reset_link_is_refused_without_error(app, client, mangle, claire):
+    request_password_reset(client, "claire@example.com")
     link = _reset_link(app)
     base, token = link.rsplit("/", 1)
     response = client.get(f"{base}/{mangle(token)}")
@@ -484,11 +457,10 @@ def test_tampered_reset_link_is_refused_without_error(app, client, mangle):
     assert "not valid" in _text(response)
 
 
-def test_reset_link_dies_when_the_password_changes_another_way(app, client):
-    _user(app)
-    _request_reset(client, "claire@example.com")
+def test_reset_link_dies_when_the_password_changes_another_way(app, client, claire):
+    request_password_reset(client, "claire@example.com")
     link = _reset_link(app)
-    _login(client)
+    log_in(client, CLAIRE)
     token = csrf_token(client, "/account/profile")
     client.post(
         "/account/profile",
@@ -505,19 +477,18 @@ def test_reset_link_dies_when_the_password_changes_another_way(app, client):
     assert app.test_client().get(link).status_code == 400
 
 
-def test_reset_requests_are_throttled_per_account_and_per_ip(app, client):
-    _user(app)
+def test_reset_requests_are_throttled_per_account_and_per_ip(app, client, claire):
     for _ in range(3):
-        assert _request_reset(client, "claire@example.com").status_code == 303
-    response = _request_reset(client, "Claire@example.com")
+        assert request_password_reset(client, "claire@example.com").status_code == 303
+    response = request_password_reset(client, "Claire@example.com")
     assert response.status_code == 429
     assert "Several reset emails were already sent" in _text(response)
-    assert len(app.extensions["outbox"]) == 3
+    assert len(outbox(app)) == 3
 
     for n in range(6):  # 3 + 6 = 9 requests from this IP so far, then the 10th
-        assert _request_reset(client, f"someone{n}@example.com").status_code == 303
-    assert _request_reset(client, "last@example.com").status_code == 303
-    response = _request_reset(client, "one-more@example.com")
+        assert request_password_reset(client, f"someone{n}@example.com").status_code == 303
+    assert request_password_reset(client, "last@example.com").status_code == 303
+    response = request_password_reset(client, "one-more@example.com")
     assert response.status_code == 429
     assert "Too many reset requests from your network" in _text(response)
 
@@ -540,24 +511,22 @@ def _profile(client, **fields):
     return client.post("/account/profile", data=data)
 
 
-def test_profile_updates_name_and_language(app, client):
-    user_id = _user(app)
-    _login(client)
+def test_profile_updates_name_and_language(app, client, claire):
+    log_in(client, CLAIRE)
     response = _profile(client, full_name="Claire Dubois", locale="en")
     assert response.status_code == 303
     assert any(c.startswith("lang=en") for c in response.headers.getlist("Set-Cookie"))
     with app.app_context():
-        user = db.session.get(User, user_id)
+        user = db.session.get(User, claire)
         assert (user.full_name, user.locale) == ("Claire Dubois", "en")
 
 
-def test_changing_the_password_signs_every_other_browser_out(app, client):
-    _user(app)
-    _login(client, remember="y")  # this browser, remembered
+def test_changing_the_password_signs_every_other_browser_out(app, client, claire):
+    log_in(client, CLAIRE, remember="y")  # this browser, remembered
     laptop = app.test_client()
-    _login(laptop)
+    log_in(laptop, CLAIRE)
     phone = app.test_client()
-    _login(phone, remember="y")
+    log_in(phone, CLAIRE, remember="y")
     assert laptop.get("/account/").status_code == 200
     assert phone.get("/account/").status_code == 200
 
@@ -577,13 +546,12 @@ def test_changing_the_password_signs_every_other_browser_out(app, client):
     assert phone.get("/account/").status_code == 302
 
 
-def test_a_password_reset_signs_every_other_browser_out(app, client):
-    _user(app)
+def test_a_password_reset_signs_every_other_browser_out(app, client, claire):
     stolen = app.test_client()
-    _login(stolen, remember="y")
+    log_in(stolen, CLAIRE, remember="y")
     assert stolen.get("/account/").status_code == 200
 
-    _request_reset(client, "claire@example.com")
+    request_password_reset(client, "claire@example.com")
     assert _choose_password(client, _reset_link(app)).status_code == 303
 
     assert client.get("/account/").status_code == 200
@@ -592,20 +560,18 @@ def test_a_password_reset_signs_every_other_browser_out(app, client):
     assert stolen.get("/account/").status_code == 302
 
 
-def test_a_session_id_without_a_live_sign_in_is_anonymous(app, client):
-    user_id = _user(app)
-    old_format = f"{user_id}:0123456789abcdef0123"  # before sign-ins were recorded
-    for forged in (str(user_id), f"{user_id}:", old_format, "x:y", f"{user_id}:" + "A" * 43):
+def test_a_session_id_without_a_live_sign_in_is_anonymous(app, client, claire):
+    old_format = f"{claire}:0123456789abcdef0123"  # before sign-ins were recorded
+    for forged in (str(claire), f"{claire}:", old_format, "x:y", f"{claire}:" + "A" * 43):
         with client.session_transaction() as browser_session:
             browser_session["_user_id"] = forged
             browser_session["_fresh"] = True
         assert client.get("/account/").status_code == 302, forged
 
 
-def test_changing_email_or_password_needs_the_current_password(app, client):
-    user_id = _user(app)
-    _user(app, "paul@example.com")
-    _login(client)
+def test_changing_email_or_password_needs_the_current_password(app, client, claire):
+    add_user(app, Role.CUSTOMER, "paul@example.com")
+    log_in(client, CLAIRE)
 
     response = _profile(client, email="claire.new@example.com")
     assert "Your current password is not correct." in _text(response)
@@ -619,7 +585,7 @@ def test_changing_email_or_password_needs_the_current_password(app, client):
     response = _profile(client, email="Paul@example.com", current_password=PASSWORD)
     assert "An account already exists with this email address" in _text(response)
     with app.app_context():
-        user = db.session.get(User, user_id)
+        user = db.session.get(User, claire)
         assert user.email == "claire@example.com"
         assert verify_password(user.password_hash, PASSWORD)
 
@@ -632,11 +598,11 @@ def test_changing_email_or_password_needs_the_current_password(app, client):
     )
     assert response.status_code == 303
     with app.app_context():
-        user = db.session.get(User, user_id)
+        user = db.session.get(User, claire)
         assert user.email == "claire.new@example.com"
         assert verify_password(user.password_hash, NEW_PASSWORD)
     # The previous address hears about it, in case someone else did it.
-    (notice,) = app.extensions["outbox"]
+    (notice,) = outbox(app)
     assert notice["To"] == "claire@example.com"
     body = notice.get_body(preferencelist=("plain",)).get_content()
     assert "claire.new@example.com" in body and "password" in body
@@ -645,7 +611,7 @@ def test_changing_email_or_password_needs_the_current_password(app, client):
 # --- Addresses -----------------------------------------------------------------------------
 
 
-ADDRESS = {
+ADDRESS_FORM = {
     "label": "Maison",
     "full_name": "Claire Dubois",
     "line1": "12 rue des Potiers",
@@ -659,7 +625,7 @@ ADDRESS = {
 
 def _save_address(client, url="/account/addresses/new", **fields):
     token = csrf_token(client, url)
-    return client.post(url, data={"csrf_token": token, **ADDRESS, **fields})
+    return client.post(url, data={"csrf_token": token, **ADDRESS_FORM, **fields})
 
 
 def _addresses(app, user_id):
@@ -672,9 +638,8 @@ def _addresses(app, user_id):
         ]
 
 
-def test_saved_addresses_can_be_added_edited_defaulted_and_deleted(app, client):
-    user_id = _user(app)
-    _login(client)
+def test_saved_addresses_can_be_added_edited_defaulted_and_deleted(app, client, claire):
+    log_in(client, CLAIRE)
     assert _save_address(client).status_code == 303
     assert (
         _save_address(
@@ -682,7 +647,7 @@ def test_saved_addresses_can_be_added_edited_defaulted_and_deleted(app, client):
         ).status_code
         == 303
     )
-    (home, _, _, home_default), (workshop, *_rest) = _addresses(app, user_id)
+    (home, _, _, home_default), (workshop, *_rest) = _addresses(app, claire)
     assert home_default  # the first address becomes the default
 
     page = _text(client.get("/account/addresses"))
@@ -697,13 +662,13 @@ def test_saved_addresses_can_be_added_edited_defaulted_and_deleted(app, client):
 
     token = csrf_token(client, "/account/addresses")
     client.post(f"/account/addresses/{workshop}/default", data={"csrf_token": token})
-    assert _addresses(app, user_id) == [
+    assert _addresses(app, claire) == [
         (home, "12 rue des Potiers", "FR", False),
         (workshop, "5 quai du Rhin", "BE", True),
     ]
 
     client.post(f"/account/addresses/{workshop}/delete", data={"csrf_token": token})
-    assert _addresses(app, user_id) == [(home, "12 rue des Potiers", "FR", True)]
+    assert _addresses(app, claire) == [(home, "12 rue des Potiers", "FR", True)]
 
 
 @pytest.mark.parametrize(
@@ -717,27 +682,24 @@ def test_saved_addresses_can_be_added_edited_defaulted_and_deleted(app, client):
         ({"city": ""}, "This field is required."),
     ],
 )
-def test_invalid_addresses_are_refused_with_a_reason(app, client, fields, message):
-    user_id = _user(app)
-    _login(client)
+def test_invalid_addresses_are_refused_with_a_reason(app, client, fields, message, claire):
+    log_in(client, CLAIRE)
     response = _save_address(client, **fields)
     assert response.status_code == 200
     assert message in _text(response)
-    assert _addresses(app, user_id) == []
+    assert _addresses(app, claire) == []
 
 
-def test_country_choice_is_france_and_the_eu(client, app):
-    _user(app)
-    _login(client)
+def test_country_choice_is_france_and_the_eu(client, app, claire):
+    log_in(client, CLAIRE)
     html = _text(client.get("/account/addresses/new"))
     codes = re.findall(r'<option[^>]*value="([A-Z]{2})"', html)
     assert codes[0] == "FR"
     assert len(codes) == 27 and {"DE", "BE", "IE", "HR"} <= set(codes) and "GB" not in codes
 
 
-def test_another_customers_address_is_not_found(app, client):
-    _user(app)
-    paul = _user(app, "paul@example.com")
+def test_another_customers_address_is_not_found(app, client, claire):
+    paul = add_user(app, Role.CUSTOMER, "paul@example.com")
     with app.app_context():
         address = Address(
             user_id=paul,
@@ -751,7 +713,7 @@ def test_another_customers_address_is_not_found(app, client):
         db.session.add(address)
         db.session.commit()
         address_id = address.id
-    _login(client)
+    log_in(client, CLAIRE)
     token = csrf_token(client, "/account/addresses")
     assert client.get(f"/account/addresses/{address_id}/edit").status_code == 404
     assert _save_address(client, f"/account/addresses/{address_id}/edit").status_code == 404
@@ -765,50 +727,27 @@ def test_another_customers_address_is_not_found(app, client):
 # --- Orders --------------------------------------------------------------------------------
 
 
-def _order(app, user_id, number, *, total=5600):
+def _shipped_order(app, user_id: int, number: str) -> None:
+    """Two €28 bowls at 20 % VAT, shipped free to Lyon and tracked: €56.00 of which €9.33 VAT."""
     with app.app_context():
-        product = create_product(db.session, name=f"Bol {number}", price_cents=2800)
-        order = Order(
-            number=number,
+        make_order(
+            number,
+            lines=[(make_product(f"Bol {number}"), 2)],
+            status="shipped",
             user_id=user_id,
             email="x@example.com",
-            status="shipped",
-            items_total_cents=total,
             shipping_cents=0,
-            total_cents=total,
-            vat_total_cents=933,
             carrier="Colissimo",
             tracking_number="6A123456789",
-            shipping_address={
-                "full_name": "Claire Dubois",
-                "line1": "12 rue des Potiers",
-                "postal_code": "69001",
-                "city": "Lyon",
-                "country": "FR",
-            },
+            # The shape the Stripe settlement writes (a flat address with the name).
+            shipping_address={"name": "Claire Dubois", **ADDRESS},
         )
-        order.items.append(
-            OrderItem(
-                product_id=product.id,
-                product_name=f"Bol {number}",
-                product_slug="bol",
-                unit_price_cents=2800,
-                vat_rate_bp=2000,
-                quantity=2,
-                line_total_cents=5600,
-            )
-        )
-        order.vat_lines.append(
-            OrderVatLine(vat_rate_bp=2000, gross_cents=5600, net_cents=4667, vat_cents=933)
-        )
-        db.session.add(order)
         db.session.commit()
 
 
-def test_customer_sees_their_own_order_in_detail(app, client):
-    claire = _user(app)
-    _order(app, claire, "CMP-7K3Q9")
-    _login(client)
+def test_customer_sees_their_own_order_in_detail(app, client, claire):
+    _shipped_order(app, claire, "CMP-7K3Q9")
+    log_in(client, CLAIRE)
     listing = _text(client.get("/account/orders"))
     assert "CMP-7K3Q9" in listing and "Shipped" in listing
     response = client.get("/account/orders/CMP-7K3Q9")
@@ -829,33 +768,30 @@ def test_customer_sees_their_own_order_in_detail(app, client):
     assert response.headers["Cache-Control"].startswith("no-store")
 
 
-def test_another_customers_order_and_an_unknown_number_are_both_not_found(app, client):
-    _user(app)
-    paul = _user(app, "paul@example.com")
-    _order(app, paul, "CMP-PAUL1")
-    _login(client)
+def test_another_customers_order_and_an_unknown_number_are_both_not_found(app, client, claire):
+    paul = add_user(app, Role.CUSTOMER, "paul@example.com")
+    _shipped_order(app, paul, "CMP-PAUL1")
+    log_in(client, CLAIRE)
     assert client.get("/account/orders/CMP-PAUL1").status_code == 404
     assert client.get("/account/orders/CMP-NOPE0").status_code == 404
     assert "CMP-PAUL1" not in _text(client.get("/account/orders"))
 
 
-def test_order_pages_ask_anonymous_visitors_to_log_in(app, client):
-    claire = _user(app)
-    _order(app, claire, "CMP-ANON1")
+def test_order_pages_ask_anonymous_visitors_to_log_in(app, client, claire):
+    _shipped_order(app, claire, "CMP-ANON1")
     for url in ("/account/orders", "/account/orders/CMP-ANON1"):
         response = client.get(url)
         assert response.status_code == 302
         assert _location(response).startswith("/account/login?next=")
 
 
-def test_order_history_is_newest_first_and_paginated(app, client):
-    claire = _user(app)
+def test_order_history_is_newest_first_and_paginated(app, client, claire):
     with app.app_context():
+        bowl = make_product("Bol", stock=50)
         for n in range(23):
-            db.session.add(Order(number=f"CMP-{n:05d}", user_id=claire, email="c@example.com"))
-            db.session.flush()
+            make_order(f"CMP-{n:05d}", lines=[(bowl, 1)], user_id=claire, email="c@example.com")
         db.session.commit()
-    _login(client)
+    log_in(client, CLAIRE)
     first = _text(client.get("/account/orders"))
     assert first.index("CMP-00022") < first.index("CMP-00021")
     assert "CMP-00002" not in first
@@ -873,32 +809,30 @@ def _guarded_blueprint(app):
     app.register_blueprint(bp)
 
 
-def test_staff_area_sends_anonymous_to_login_and_refuses_customers(app, client):
+def test_staff_area_sends_anonymous_to_login_and_refuses_customers(app, client, claire):
     _guarded_blueprint(app)
-    _user(app)
-    _user(app, "atelier@example.com", role="staff")
+    add_user(app, Role.STAFF, "atelier@example.com")
 
     response = client.get("/guard-probe/")
     assert response.status_code == 302
     assert _location(response) == "/account/login?next=/guard-probe/"
 
-    _login(client)
+    log_in(client, CLAIRE)
     assert client.get("/guard-probe/").status_code == 403
 
     staff = app.test_client()
-    response = _login(staff, "atelier@example.com", next="/guard-probe/")
+    response = log_in(staff, "atelier@example.com", next="/guard-probe/")
     assert _location(response) == "/guard-probe/"
     assert staff.get("/guard-probe/").get_data(as_text=True) == "staff area"
 
 
-def test_real_admin_pages_follow_the_same_rule(app, client):
+def test_real_admin_pages_follow_the_same_rule(app, client, claire):
     if "admin.dashboard" not in app.view_functions:
         pytest.skip("the admin dashboard is not built yet")
-    _user(app)
     response = client.get("/admin/")
     assert response.status_code == 302
     assert _location(response).startswith("/account/login?next=/admin/")
-    _login(client)
+    log_in(client, CLAIRE)
     assert client.get("/admin/").status_code == 403
 
 
@@ -907,7 +841,7 @@ def test_create_staff_command_creates_promotes_and_makes_admins(app, runner):
     assert result.exit_code == 0, result.output
     assert "Created staff account marie@example.com" in result.output
 
-    _user(app, "paul@example.com")
+    add_user(app, Role.CUSTOMER, "paul@example.com")
     result = runner.invoke(
         args=["create-staff", "paul@example.com", "--password", NEW_PASSWORD, "--admin"]
     )
@@ -923,7 +857,7 @@ def test_create_staff_command_creates_promotes_and_makes_admins(app, runner):
         assert roles == {"marie@example.com": "staff", "paul@example.com": "admin"}
         assert db.session.scalar(select(db.func.count(AuditLog.id))) == 3
     visitor = app.test_client()
-    assert _login(visitor, "marie@example.com").status_code == 303
+    assert log_in(visitor, "marie@example.com").status_code == 303
 
 
 @pytest.mark.parametrize(
@@ -943,7 +877,7 @@ def test_create_staff_command_rejects_bad_input(app, runner, email, password, me
 
 
 def test_the_last_admin_cannot_be_demoted_or_deactivated(app):
-    first = _user(app, "admin1@example.com", role="admin")
+    first = add_user(app, Role.ADMIN, "admin1@example.com")
     with app.app_context():
         admin = db.session.get(User, first)
         with pytest.raises(accounts.AccountError, match="last administrator"):
@@ -952,15 +886,13 @@ def test_the_last_admin_cannot_be_demoted_or_deactivated(app):
             accounts.set_active(db.session, admin, False, actor_id=admin.id)
         with pytest.raises(accounts.AccountError):
             accounts.set_role(db.session, admin, "superuser", actor_id=admin.id)
-        second = User(email="admin2@example.com", role="admin", password_hash="", is_active=True)
-        db.session.add(second)
-        db.session.flush()
-        accounts.set_role(db.session, admin, "staff", actor_id=second.id)
+        second = make_user(Role.ADMIN, "admin2@example.com")
+        accounts.set_role(db.session, admin, "staff", actor_id=second)
         db.session.commit()
         assert admin.role == "staff"
         entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "user.role"))
         assert (entry.actor_id, entry.before, entry.after) == (
-            second.id,
+            second,
             {"role": "admin"},
             {"role": "staff"},
         )
@@ -974,12 +906,12 @@ def test_demo_staff_is_created_only_when_the_shop_has_no_staff(app):
         assert password_problem(credentials[1], email=credentials[0]) is None
         assert demo_staff.ensure_demo_staff(db.session) is None
         assert db.session.scalar(select(User.role)) == "admin"
-    response = _login(app.test_client(), *credentials)
+    response = log_in(app.test_client(), *credentials)
     assert response.status_code == 303
 
 
 def test_no_demo_staff_when_real_staff_exists(app):
-    _user(app, "atelier@example.com", role="staff")
+    add_user(app, Role.STAFF, "atelier@example.com")
     with app.app_context():
         assert demo_staff.ensure_demo_staff(db.session) is None
         assert db.session.scalar(select(db.func.count(User.id))) == 1
@@ -992,8 +924,7 @@ def _session_cookie(response) -> str:
     return next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
 
 
-def test_session_cookie_is_secure_over_https(app):
-    _user(app)
+def test_session_cookie_is_secure_over_https(app, claire):
     client = app.test_client()
     token = csrf_from(_text(client.get("/account/login", base_url="https://localhost")))
     response = client.post(
@@ -1007,9 +938,8 @@ def test_session_cookie_is_secure_over_https(app):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
-def test_plain_http_development_login_still_works(app, client):
-    _user(app)
-    response = _login(client)
+def test_plain_http_development_login_still_works(app, client, claire):
+    response = log_in(client, CLAIRE)
     assert response.status_code == 303
     cookie = _session_cookie(response)
     assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -1031,9 +961,8 @@ def _copy_cookies(source, target) -> None:
             target.set_cookie(name, cookie.value)
 
 
-def test_cookies_copied_before_sign_out_open_nothing_after_it(app, client):
-    _user(app)
-    _login(client, remember="y")
+def test_cookies_copied_before_sign_out_open_nothing_after_it(app, client, claire):
+    log_in(client, CLAIRE, remember="y")
     thief = app.test_client()
     _copy_cookies(client, thief)
     assert thief.get("/account/").status_code == 200  # a copy works while the sign-in lives
@@ -1048,11 +977,10 @@ def test_cookies_copied_before_sign_out_open_nothing_after_it(app, client):
     assert client.get("/account/").status_code == 302
 
 
-def test_signing_out_in_one_browser_leaves_the_others_signed_in(app, client):
-    _user(app)
-    _login(client)
+def test_signing_out_in_one_browser_leaves_the_others_signed_in(app, client, claire):
+    log_in(client, CLAIRE)
     phone = app.test_client()
-    _login(phone, remember="y")
+    log_in(phone, CLAIRE, remember="y")
 
     _logout(client)
 
@@ -1062,8 +990,8 @@ def test_signing_out_in_one_browser_leaves_the_others_signed_in(app, client):
 
 
 def test_create_staff_with_a_new_password_signs_every_browser_out(app, client, runner):
-    _user(app, "marie@example.com", role="staff")
-    _login(client, "marie@example.com", remember="y")
+    add_user(app, Role.STAFF, "marie@example.com")
+    log_in(client, "marie@example.com", remember="y")
     assert client.get("/admin/").status_code == 200
 
     result = runner.invoke(args=["create-staff", "marie@example.com", "--password", NEW_PASSWORD])
@@ -1074,30 +1002,20 @@ def test_create_staff_with_a_new_password_signs_every_browser_out(app, client, r
     assert client.get("/admin/").status_code == 302
 
 
-def test_a_deactivated_account_is_signed_out_everywhere(app, client):
-    user_id = _user(app)
-    _login(client, remember="y")
+def test_a_deactivated_account_is_signed_out_everywhere(app, client, claire):
+    log_in(client, CLAIRE, remember="y")
     with app.app_context():
-        from comptoir.services.accounts import set_active
-
-        set_active(db.session, db.session.get(User, user_id), False, actor_id=None)
+        accounts.set_active(db.session, db.session.get(User, claire), False, actor_id=None)
         db.session.commit()
     assert client.get("/account/").status_code == 302
     with app.app_context():
-        from models import UserSession
-
         assert all(row.revoked_at for row in db.session.scalars(select(UserSession)))
 
 
-def test_purge_carts_also_forgets_dead_sign_ins(app, client, runner):
-    from datetime import timedelta
-
-    from models import UserSession, utcnow
-
-    _user(app)
-    _login(client)
+def test_purge_carts_also_forgets_dead_sign_ins(app, client, runner, claire):
+    log_in(client, CLAIRE)
     other = app.test_client()
-    _login(other)
+    log_in(other, CLAIRE)
     _logout(other)
     with app.app_context():
         rows = db.session.scalars(select(UserSession).order_by(UserSession.id)).all()

@@ -15,14 +15,8 @@ from comptoir.config import TestConfig
 from comptoir.extensions import db
 from comptoir.services import reporting
 from comptoir.shop_time import shop_today
-from models import AuditLog, Order, Role, User
-from tests.admin_support import (
-    install_test_routes,
-    logged_in_client,
-    make_order,
-    make_product,
-    make_user,
-)
+from models import AuditLog, Role, User
+from tests.builders import add_product, add_user, csrf_token, make_order, make_product
 
 # The shop's date (SHOP_TIMEZONE, Europe/Paris in tests); `at()` builds noon UTC of a Paris date,
 # which is the same date in Paris.
@@ -33,54 +27,25 @@ def at(days_ago: int, hour: int = 12) -> datetime:
     return datetime.combine(TODAY - timedelta(days=days_ago), time(hour), tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def _test_routes(app):
-    install_test_routes(app)
-
-
-@pytest.fixture
-def staff(app):
-    with app.app_context():
-        user_id = make_user(Role.STAFF, "staff@example.com")
-        db.session.commit()
-    return logged_in_client(app, user_id)
-
-
-@pytest.fixture
-def admin(app):
-    with app.app_context():
-        user_id = make_user(Role.ADMIN, "admin@example.com")
-        db.session.commit()
-    return logged_in_client(app, user_id)
-
-
-def order(number: str, *, paid_at: datetime | None = None, **fields) -> Order:
-    """make_order, with the payment time this test wants (None: never paid)."""
-    placed = make_order(number, **fields)
-    placed.paid_at = paid_at
-    db.session.flush()
-    return placed
-
-
 def seed_sales(app) -> None:
     """Orders whose figures the tests below know by heart (prices VAT incl., 5,90 € shipping)."""
     with app.app_context():
-        bowl = make_product("Bol", stock_quantity=50, price_cents=2000)
-        vase = make_product("Vase", stock_quantity=50, price_cents=4500)
+        bowl = make_product("Bol", stock=50, price_cents=2000)
+        vase = make_product("Vase", stock=50, price_cents=4500)
         # today: 2 × 20 + 5,90 = 45,90 and 1 × 45 + 5,90 = 50,90 (10,00 refunded) → 86,80 kept
-        order("T1", lines=[(bowl, 2)], status="paid", paid_at=at(0))
-        order("T2", lines=[(vase, 1)], status="shipped", paid_at=at(0), refunded_cents=1000)
+        make_order("T1", lines=[(bowl, 2)], status="paid", paid_at=at(0))
+        make_order("T2", lines=[(vase, 1)], status="shipped", paid_at=at(0), refunded_cents=1000)
         # today, fully refunded: shown in refunds, not counted as an order, adds 0
-        order("T3", lines=[(vase, 1)], status="refunded", paid_at=at(0), refunded_cents=5090)
+        make_order("T3", lines=[(vase, 1)], status="refunded", paid_at=at(0), refunded_cents=5090)
         # today but never paid: ignored
-        order("T4", lines=[(vase, 3)], status="cancelled", paid_at=None)
-        order("T5", lines=[(vase, 3)], status="pending_payment")
+        make_order("T4", lines=[(vase, 3)], status="cancelled", paid_at=None)
+        make_order("T5", lines=[(vase, 3)], status="pending_payment")
         # 3 days ago: 3 × 20 + 5,90 = 65,90
-        order("D3", lines=[(bowl, 3)], status="delivered", paid_at=at(3))
+        make_order("D3", lines=[(bowl, 3)], status="delivered", paid_at=at(3))
         # 10 days ago: 2 × 45 + 5,90 = 95,90
-        order("D10", lines=[(vase, 2)], status="preparing", paid_at=at(10))
+        make_order("D10", lines=[(vase, 2)], status="preparing", paid_at=at(10))
         # 40 days ago: outside every period
-        order("D40", lines=[(vase, 5)], status="delivered", paid_at=at(40))
+        make_order("D40", lines=[(vase, 5)], status="delivered", paid_at=at(40))
         db.session.commit()
 
 
@@ -152,14 +117,14 @@ def test_best_sellers_rank_by_revenue_over_30_days(app, staff):
 
 def test_stock_alerts_apply_each_threshold_and_the_shop_default(app, staff):
     with app.app_context():
-        make_product("Épuisé", stock_quantity=0)
-        make_product("Presque", stock_quantity=2)  # default threshold 3
-        make_product("Confortable", stock_quantity=4)
-        own = make_product("Seuil maison", stock_quantity=8)
+        make_product("Épuisé", stock=0)
+        make_product("Presque", stock=2)  # default threshold 3
+        make_product("Confortable", stock=4)
+        own = make_product("Seuil maison", stock=8)
         own.low_stock_threshold = 10
-        relaxed = make_product("Seuil zéro", stock_quantity=1)
+        relaxed = make_product("Seuil zéro", stock=1)
         relaxed.low_stock_threshold = 0
-        archived = make_product("Archivé", stock_quantity=0)
+        archived = make_product("Archivé", stock=0)
         archived.is_active = False
         db.session.commit()
         alerts = reporting.stock_alerts(db.session, 3)
@@ -179,10 +144,10 @@ def test_stock_alerts_apply_each_threshold_and_the_shop_default(app, staff):
 
 def test_orders_needing_action_are_listed(app, staff):
     with app.app_context():
-        order("WAIT-PAID", status="paid", paid_at=at(1))
-        order("BUSY", status="preparing", paid_at=at(1))
-        order("WAIT-FLAG", status="shipped", paid_at=at(2), needs_attention="Amount differs")
-        order("WAIT-DISPUTE", status="delivered", paid_at=at(5), disputed=True)
+        make_order("WAIT-PAID", status="paid", paid_at=at(1))
+        make_order("BUSY", status="preparing", paid_at=at(1))
+        make_order("WAIT-FLAG", status="shipped", paid_at=at(2), needs_attention="Amount differs")
+        make_order("WAIT-DISPUTE", status="delivered", paid_at=at(5), disputed=True)
         db.session.commit()
     html = staff.get("/admin/").get_data(as_text=True)
     waiting = html[html.index('id="waiting-title"') : html.index('id="top-title"')]
@@ -213,12 +178,9 @@ def test_staff_management_and_audit_log_are_for_administrators(app, staff, admin
     assert "/admin/audit" in admin.get("/admin/").get_data(as_text=True)
 
 
-def test_an_admin_promotes_an_account_and_the_last_admin_stays(app, admin):
-    with app.app_context():
-        customer_id = make_user(Role.CUSTOMER, "lea@example.com")
-        admin_id = db.session.scalar(select(User.id).where(User.email == "admin@example.com"))
-        db.session.commit()
-    token = admin.get("/_test/csrf").get_data(as_text=True)
+def test_an_admin_promotes_an_account_and_the_last_admin_stays(app, admin, admin_id):
+    customer_id = add_user(app, Role.CUSTOMER, "lea@example.com")
+    token = csrf_token(admin, "/admin/staff")
 
     response = admin.post(
         "/admin/staff/promote",
@@ -242,11 +204,8 @@ def test_an_admin_promotes_an_account_and_the_last_admin_stays(app, admin):
 
 
 def test_the_audit_log_page_shows_who_did_what(app, admin):
-    with app.app_context():
-        product = make_product("Tasse", stock_quantity=5)
-        db.session.commit()
-        product_id = product.id
-    token = admin.get("/_test/csrf").get_data(as_text=True)
+    product_id = add_product(app, "Tasse", stock=5)
+    token = csrf_token(admin, f"/admin/products/{product_id}/edit")
     admin.post(f"/admin/products/{product_id}/archive", data={"csrf_token": token})
 
     html = admin.get("/admin/audit?action=product").get_data(as_text=True)
@@ -263,9 +222,9 @@ BEFORE_MIDNIGHT_SUMMER = datetime(2026, 7, 10, 21, 30, tzinfo=UTC)  # 10 July, 2
 
 
 def _night_orders() -> None:
-    order("WINTER", status="paid", paid_at=AFTER_MIDNIGHT_WINTER)
-    order("SUMMER", status="paid", paid_at=AFTER_MIDNIGHT_SUMMER)
-    order("EVENING", status="delivered", paid_at=BEFORE_MIDNIGHT_SUMMER)
+    make_order("WINTER", status="paid", paid_at=AFTER_MIDNIGHT_WINTER)
+    make_order("SUMMER", status="paid", paid_at=AFTER_MIDNIGHT_SUMMER)
+    make_order("EVENING", status="delivered", paid_at=BEFORE_MIDNIGHT_SUMMER)
     db.session.commit()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import threading
 
 import pytest
@@ -17,10 +16,8 @@ import requests
 from werkzeug.serving import make_server
 
 from comptoir.extensions import db
-from comptoir.services.accounts import create_or_promote_staff, register_customer
-from tests.admin_support import make_order
-
-PASSWORD = "un-mot-de-passe-solide"
+from models import Role
+from tests.builders import PASSWORD, csrf_from, make_order, make_user
 
 
 @pytest.fixture
@@ -38,13 +35,11 @@ def served(app):
 
 
 @pytest.fixture
-def shop(app):
+def shop(app, staff_id):
+    """Marie (staff, the `staff_id` fixture), a customer whose name is a formula, two orders."""
     with app.app_context():
-        create_or_promote_staff(db.session, "marie@example.com", PASSWORD)
-        customer = register_customer(
-            db.session, "calc@example.com", PASSWORD, full_name="=HYPERLINK(1)"
-        )
-        make_order("CMD-CSV-1", status="paid", user_id=customer.id, email="lea@example.com")
+        customer_id = make_user(Role.CUSTOMER, "calc@example.com", "=HYPERLINK(1)")
+        make_order("CMD-CSV-1", status="paid", user_id=customer_id, email="lea@example.com")
         make_order("CMD-CSV-2", status="shipped", email="jules@example.com")
         db.session.commit()
     return app
@@ -53,8 +48,7 @@ def shop(app):
 def _staff_session(url: str) -> requests.Session:
     browser = requests.Session()
     browser.trust_env = False
-    page = browser.get(url + "/account/login").text
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    token = csrf_from(browser.get(url + "/account/login").text)
     signed_in = browser.post(
         url + "/account/login",
         data={"email": "marie@example.com", "password": PASSWORD, "csrf_token": token},

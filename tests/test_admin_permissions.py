@@ -19,27 +19,20 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import Blueprint
 from werkzeug.routing import AnyConverter, FloatConverter, IntegerConverter, UUIDConverter
 
 from admin import guard
 from comptoir.extensions import db
 from comptoir.services.catalog import create_category
 from models import Role
-from tests.admin_support import (
-    install_test_routes,
-    logged_in_client,
-    make_order,
-    make_product,
-    make_user,
-)
+from tests.builders import logged_in_client, make_order, make_product, make_user
 
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 REDIRECTS = {301, 302, 303, 307, 308}
 
-
-@pytest.fixture(autouse=True)
-def _test_routes(app):
-    install_test_routes(app)
+# Every client here signs in through `/_test/login/<id>` and reads its token from `/_test/csrf`.
+pytestmark = pytest.mark.usefixtures("test_routes")
 
 
 def admin_rules(app):
@@ -83,7 +76,7 @@ class Objects:
             self.staff_id = make_user(Role.STAFF, "staff@example.com")
             self.admin_id = make_user(Role.ADMIN, "admin@example.com")
             category = create_category(db.session, "Céramique")
-            product = make_product("Bol témoin", stock_quantity=5)
+            product = make_product("Bol témoin", stock=5)
             order = make_order("CMD-PERM", lines=[(product, 1)], user_id=self.customer_id)
             db.session.commit()
             self.category = (category.id, category.slug)
@@ -210,8 +203,6 @@ def _check(role, method, url, status, headers, admin_only) -> str | None:
 def test_the_matrix_knows_admin_only_routes_and_catches_an_unguarded_page(app):
     """Probe routes shaped like the ones other admin modules may add: a staff page, a view
     that calls `require_admin()` itself, an admin-only blueprint — and a forgotten guard."""
-    from flask import Blueprint
-
     staff_bp = Blueprint("admin_probe", __name__, url_prefix="/admin/probe")
     staff_bp.before_request(guard.require_staff)
     staff_bp.add_url_rule("/", "index", lambda: "staff page")

@@ -4,10 +4,8 @@ inline stock edits (compare-and-set, conflicts, alerts), movements, photos, cate
 from __future__ import annotations
 
 import io
+import json
 import re
-import struct
-import threading
-import zlib
 
 import pytest
 from PIL import Image
@@ -15,15 +13,22 @@ from sqlalchemy import func, select
 
 from comptoir.extensions import db
 from comptoir.services.catalog import create_category
-from comptoir.services.mail import outbox
 from comptoir.services.media import get_storage
-from models import AuditLog, Product, ProductImage, Role, StockMovement
-from tests.admin_support import (
-    install_test_routes,
+from models import AuditLog, Category, Product, ProductImage, Role, StockMovement
+from tests.builders import (
+    add_product,
+    add_user,
+    csrf_from,
+    csrf_token,
+    heic_with_gps,
+    jpeg,
+    jpeg_with_gps,
     logged_in_client,
     make_order,
     make_product,
-    make_user,
+    outbox,
+    png_declaring,
+    race,
 )
 
 MAX_IMAGE = 200_000
@@ -37,36 +42,6 @@ def app_overrides():
         "MAX_IMAGE_UPLOAD_BYTES": MAX_IMAGE,
         "MAX_CONTENT_LENGTH": MAX_REQUEST,
     }
-
-
-@pytest.fixture(autouse=True)
-def _test_routes(app):
-    install_test_routes(app)
-
-
-def login(app, email: str, role: Role = Role.STAFF):
-    with app.app_context():
-        user_id = make_user(role, email, full_name=email.split("@")[0].title())
-        db.session.commit()
-    client = logged_in_client(app, user_id)
-    client.user_id = user_id
-    return client
-
-
-@pytest.fixture
-def staff(app):
-    return login(app, "camille@example.com")
-
-
-def token(client) -> str:
-    return client.get("/_test/csrf").get_data(as_text=True)
-
-
-def product_id(app, name="Bol", **kw) -> int:
-    with app.app_context():
-        product = make_product(name, **kw)
-        db.session.commit()
-        return product.id
 
 
 def audit_actions(app, object_id=None) -> list[str]:
@@ -87,7 +62,7 @@ def flashes(html: str) -> list[str]:
 # --- Creating and editing ------------------------------------------------------------------------
 
 
-def test_staff_create_a_product_with_a_price_in_euros_and_opening_stock(app, staff):
+def test_staff_create_a_product_with_a_price_in_euros_and_opening_stock(app, staff, staff_id):
     with app.app_context():
         category_id = create_category(db.session, "Céramique").id
         db.session.commit()
@@ -95,7 +70,7 @@ def test_staff_create_a_product_with_a_price_in_euros_and_opening_stock(app, sta
     response = staff.post(
         "/admin/products/new",
         data={
-            "csrf_token": token(staff), "name": "Bol « Lune »", "slug": "", "sku": "BOL-01",
+            "csrf_token": csrf_token(staff, "/admin/products/new"), "name": "Bol « Lune »", "slug": "", "sku": "BOL-01",
             "category_id": str(category_id), "description": "Grès émaillé.", "price": "28,50",
             "vat_rate_bp": "550", "low_stock_threshold": "", "stock_quantity": "7",
             "is_active": "y",
@@ -114,16 +89,16 @@ def test_staff_create_a_product_with_a_price_in_euros_and_opening_stock(app, sta
         movement = db.session.scalar(
             select(StockMovement).where(StockMovement.product_id == product.id)
         )
-        assert (movement.delta, movement.reason, movement.user_id) == (7, "initial", staff.user_id)
+        assert (movement.delta, movement.reason, movement.user_id) == (7, "initial", staff_id)
         entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "product.create"))
-        assert entry.actor_id == staff.user_id and entry.after["price_cents"] == 2850
+        assert entry.actor_id == staff_id and entry.after["price_cents"] == 2850
     assert response.headers["Location"].endswith(f"/admin/products/{product.id}/edit")
 
 
 def test_invalid_product_input_is_shown_inline_and_nothing_is_saved(app, staff):
     response = staff.post(
         "/admin/products/new",
-        data={"csrf_token": token(staff), "name": "", "price": "12,345", "vat_rate_bp": "1234",
+        data={"csrf_token": csrf_token(staff, "/admin/products/new"), "name": "", "price": "12,345", "vat_rate_bp": "1234",
               "category_id": "0", "stock_quantity": "-2", "slug": "Pas Bon"},
     )  # fmt: skip
     assert response.status_code == 422
@@ -143,7 +118,7 @@ def test_a_sku_already_used_is_refused_on_its_field(app, staff):
         db.session.commit()
     response = staff.post(
         "/admin/products/new",
-        data={"csrf_token": token(staff), "name": "Autre tasse", "price": "10",
+        data={"csrf_token": csrf_token(staff, "/admin/products/new"), "name": "Autre tasse", "price": "10",
               "vat_rate_bp": "2000", "category_id": "0", "sku": "TAS-1"},
     )  # fmt: skip
     assert response.status_code == 422
@@ -151,12 +126,12 @@ def test_a_sku_already_used_is_refused_on_its_field(app, staff):
 
 
 def test_editing_a_product_records_only_what_changed(app, staff):
-    pid = product_id(app, "Vase", price_cents=4500)
+    pid = add_product(app, "Vase", price_cents=4500)
     page = staff.get(f"/admin/products/{pid}/edit")
     assert 'value="45,00"' in page.get_data(as_text=True)
     response = staff.post(
         f"/admin/products/{pid}/edit",
-        data={"csrf_token": token(staff), "name": "Vase haut", "slug": "vase", "price": "49.90",
+        data={"csrf_token": csrf_token(staff, f"/admin/products/{pid}/edit"), "name": "Vase haut", "slug": "vase", "price": "49.90",
               "vat_rate_bp": "2000", "category_id": "0", "low_stock_threshold": "5",
               "is_active": "y", "is_featured": "y", "description": ""},
     )  # fmt: skip
@@ -177,12 +152,12 @@ def test_editing_a_product_records_only_what_changed(app, staff):
 
 def test_a_sold_product_is_archived_never_deleted(app, staff):
     with app.app_context():
-        sold = make_product("Pichet", stock_quantity=4)
+        sold = make_product("Pichet", stock=4)
         make_order("CMD-1", lines=[(sold, 1)])
         db.session.commit()
         sold_id = sold.id
-    csrf = token(staff)
     edit = staff.get(f"/admin/products/{sold_id}/edit").get_data(as_text=True)
+    csrf = csrf_from(edit)
     assert "can be archived but never deleted" in edit
     assert f"/admin/products/{sold_id}/delete" not in edit
 
@@ -200,8 +175,11 @@ def test_a_sold_product_is_archived_never_deleted(app, staff):
 
 
 def test_a_product_that_never_sold_can_be_deleted(app, staff):
-    pid = product_id(app, "Essai")
-    response = staff.post(f"/admin/products/{pid}/delete", data={"csrf_token": token(staff)})
+    pid = add_product(app, "Essai")
+    response = staff.post(
+        f"/admin/products/{pid}/delete",
+        data={"csrf_token": csrf_token(staff, f"/admin/products/{pid}/edit")},
+    )
     assert response.status_code == 303
     with app.app_context():
         assert db.session.get(Product, pid) is None
@@ -215,10 +193,10 @@ def test_the_list_searches_filters_and_pages(app, staff):
     with app.app_context():
         tea = create_category(db.session, "Thé")
         for n in range(30):
-            make_product(f"Assiette {n:02d}", stock_quantity=10).category_id = tea.id
-        make_product("Bol vide", stock_quantity=0).sku = "BOL-VIDE"
-        make_product("Bol bas", stock_quantity=2)
-        make_product("Bol rangé", stock_quantity=9).is_active = False
+            make_product(f"Assiette {n:02d}", stock=10).category_id = tea.id
+        make_product("Bol vide", stock=0).sku = "BOL-VIDE"
+        make_product("Bol bas", stock=2)
+        make_product("Bol rangé", stock=9).is_active = False
         db.session.commit()
         tea_id = tea.id
 
@@ -246,7 +224,7 @@ def test_the_list_searches_filters_and_pages(app, staff):
 
 
 def test_the_list_answers_htmx_with_the_results_fragment(app, staff):
-    product_id(app, "Bol")
+    add_product(app, "Bol")
     response = staff.get("/admin/products?q=bol", headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -262,7 +240,7 @@ def test_the_list_answers_htmx_with_the_results_fragment(app, staff):
 
 def post_stock(client, pid, expected, quantity, htmx=True, **extra):
     headers = {"HX-Request": "true"} if htmx else {}
-    data = {"csrf_token": token(client), "expected": str(expected),
+    data = {"csrf_token": csrf_token(client, "/admin/products"), "expected": str(expected),
             "stock_quantity": str(quantity), "next": "/admin/products", **extra}  # fmt: skip
     return client.post(f"/admin/products/{pid}/stock", data=data, headers=headers)
 
@@ -276,23 +254,23 @@ def staff_movements(app, pid):
         ).all()
 
 
-def test_an_inline_stock_edit_saves_and_answers_with_the_new_form(app, staff):
-    pid = product_id(app, "Bol", stock_quantity=10)
+def test_an_inline_stock_edit_saves_and_answers_with_the_new_form(app, staff, staff_id):
+    pid = add_product(app, "Bol", stock=10)
     response = post_stock(staff, pid, 10, 14, note="inventaire", reason="restock")
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "<html" not in html
     assert 'name="expected" value="14"' in html and "saved: 14" in html
-    assert staff_movements(app, pid) == [(4, "restock", staff.user_id)]
+    assert staff_movements(app, pid) == [(4, "restock", staff_id)]
     with app.app_context():
         entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "stock.adjust"))
         assert entry.before == {"stock_quantity": 10}
         assert entry.after == {"stock_quantity": 14, "reason": "restock", "note": "inventaire"}
 
 
-def test_two_staff_editing_the_same_stock_second_gets_the_fresh_value(app, staff):
-    other = login(app, "hugo@example.com")
-    pid = product_id(app, "Bol", stock_quantity=10)
+def test_two_staff_editing_the_same_stock_second_gets_the_fresh_value(app, staff, staff_id):
+    other = logged_in_client(app, add_user(app, Role.STAFF, "hugo@example.com"))
+    pid = add_product(app, "Bol", stock=10)
 
     assert post_stock(staff, pid, 10, 8).status_code == 200
     conflict = post_stock(other, pid, 10, 15)  # Hugo still sees 10
@@ -303,12 +281,12 @@ def test_two_staff_editing_the_same_stock_second_gets_the_fresh_value(app, staff
 
     with app.app_context():
         assert db.session.get(Product, pid).stock_quantity == 8
-    assert staff_movements(app, pid) == [(-2, "adjustment", staff.user_id)]
+    assert staff_movements(app, pid) == [(-2, "adjustment", staff_id)]
     assert audit_actions(app, pid) == ["stock.adjust"]
 
 
 def test_a_stock_conflict_without_javascript_flashes_and_redirects(app, staff):
-    pid = product_id(app, "Bol", stock_quantity=10)
+    pid = add_product(app, "Bol", stock=10)
     post_stock(staff, pid, 10, 9, htmx=False)
     response = post_stock(staff, pid, 10, 20, htmx=False)
     assert response.status_code == 303 and response.headers["Location"] == "/admin/products"
@@ -319,15 +297,13 @@ def test_a_stock_conflict_without_javascript_flashes_and_redirects(app, staff):
 def test_the_admin_htmx_config_swaps_conflict_and_invalid_answers(app, staff):
     html = staff.get("/admin/products").get_data(as_text=True)
     config = re.search(r"<meta name=\"htmx-config\" content='([^']+)'>", html).group(1)
-    import json
-
     handling = json.loads(config)["responseHandling"]
     assert {"code": "409", "swap": True, "error": False} in handling
     assert {"code": "422", "swap": True, "error": False} in handling
 
 
 def test_invalid_stock_input_is_refused_without_change(app, staff):
-    pid = product_id(app, "Bol", stock_quantity=10)
+    pid = add_product(app, "Bol", stock=10)
     response = post_stock(staff, pid, 10, -3)
     assert response.status_code == 422
     assert "between 0 and 1,000,000" in response.get_data(as_text=True)
@@ -338,40 +314,39 @@ def test_invalid_stock_input_is_refused_without_change(app, staff):
 
 
 def test_crossing_the_low_stock_threshold_emails_the_staff_once(app, staff):
-    pid = product_id(app, "Bol", stock_quantity=10)  # default threshold: 3
-    with app.app_context():
-        outbox().clear()
+    pid = add_product(app, "Bol", stock=10)  # default threshold: 3
+    outbox(app).clear()
     post_stock(staff, pid, 10, 2)
-    with app.app_context():
-        sent = list(outbox())
+    sent = list(outbox(app))
     assert len(sent) == 1
     assert sent[0]["To"] == "atelier@example.com"
     assert "Bol" in sent[0].get_body(("plain",)).get_content()
     post_stock(staff, pid, 2, 1)  # already below: no second email
     post_stock(staff, pid, 1, 0)  # out of stock: crosses zero
-    with app.app_context():
-        assert len(outbox()) == 2
-        assert "out of stock" in outbox()[1].get_body(("plain",)).get_content()
+    assert len(outbox(app)) == 2
+    assert "out of stock" in outbox(app)[1].get_body(("plain",)).get_content()
 
 
 def test_a_conflicting_edit_sends_no_alert(app, staff):
-    pid = product_id(app, "Bol", stock_quantity=10)
-    with app.app_context():
-        outbox().clear()
+    pid = add_product(app, "Bol", stock=10)
+    outbox(app).clear()
     post_stock(staff, pid, 9, 1)
-    with app.app_context():
-        assert outbox() == []
+    assert outbox(app) == []
 
 
 def test_restock_and_movements_page_show_who_when_and_why(app, staff):
     with app.app_context():
-        product = make_product("Bol", stock_quantity=5)
+        product = make_product("Bol", stock=5)
         make_order("CMD-9", lines=[(product, 2)], reserve=True)
         db.session.commit()
         pid = product.id
     response = staff.post(
         f"/admin/products/{pid}/restock",
-        data={"csrf_token": token(staff), "quantity": "12", "note": "Livraison atelier"},
+        data={
+            "csrf_token": csrf_token(staff, f"/admin/products/{pid}/edit"),
+            "quantity": "12",
+            "note": "Livraison atelier",
+        },
         follow_redirects=True,
     )
     assert "12 units added: 15 in stock." in response.get_data(as_text=True)
@@ -379,45 +354,42 @@ def test_restock_and_movements_page_show_who_when_and_why(app, staff):
     rows = re.findall(r"<tr>.*?</tr>", html[html.index("<tbody>") :], re.S)
     assert len(rows) == 3  # opening stock, checkout reservation, restock
     assert "+12" in rows[0] and "Goods received" in rows[0] and "Livraison atelier" in rows[0]
-    assert "Camille" in rows[0]
+    assert "Marie Atelier" in rows[0]
     assert "-2" in rows[1] and "CMD-9" in rows[1]
     assert "+5" in rows[2] and "Opening stock" in rows[2]
     assert audit_actions(app, pid) == ["stock.restock"]
 
 
 def test_the_stock_alerts_page_lists_products_to_restock_with_inline_edit(app, staff):
-    low = product_id(app, "Bol bas", stock_quantity=1)
-    product_id(app, "Bol plein", stock_quantity=40)
+    low = add_product(app, "Bol bas", stock=1)
+    add_product(app, "Bol plein", stock=40)
     html = staff.get("/admin/products/stock-alerts").get_data(as_text=True)
     assert "Bol bas" in html and "Bol plein" not in html
     assert f'action="/admin/products/{low}/stock"' in html
 
 
 @pytest.mark.postgresql_only
-def test_concurrent_inline_edits_apply_exactly_one(app):
-    clients = [login(app, f"staff{n}@example.com") for n in range(4)]
-    pid = product_id(app, "Bol", stock_quantity=10)
-    tokens = [token(c) for c in clients]
-    barrier = threading.Barrier(len(clients))
-    statuses = []
+def test_concurrent_inline_edits_apply_exactly_one(app, test_routes):
+    clients = [
+        logged_in_client(app, add_user(app, Role.STAFF, f"staff{n}@example.com")) for n in range(4)
+    ]
+    pid = add_product(app, "Bol", stock=10)
+    tokens = [csrf_token(c, "/admin/products") for c in clients]
 
     def edit(client, csrf, quantity):
-        barrier.wait()
-        response = client.post(
-            f"/admin/products/{pid}/stock",
-            data={"csrf_token": csrf, "expected": "10", "stock_quantity": str(quantity)},
-            headers={"HX-Request": "true"},
-        )
-        statuses.append((response.status_code, quantity))
+        def post():
+            response = client.post(
+                f"/admin/products/{pid}/stock",
+                data={"csrf_token": csrf, "expected": "10", "stock_quantity": str(quantity)},
+                headers={"HX-Request": "true"},
+            )
+            return response.status_code, quantity
 
-    threads = [
-        threading.Thread(target=edit, args=(c, t, 20 + n))
-        for n, (c, t) in enumerate(zip(clients, tokens, strict=True))
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+        return post
+
+    statuses = race(
+        [edit(c, t, 20 + n) for n, (c, t) in enumerate(zip(clients, tokens, strict=True))]
+    )
     winners = [quantity for status, quantity in statuses if status == 200]
     assert len(winners) == 1 and sorted(s for s, _ in statuses) == [200, 409, 409, 409]
     with app.app_context():
@@ -426,7 +398,7 @@ def test_concurrent_inline_edits_apply_exactly_one(app):
 
 
 def test_a_form_without_csrf_token_is_refused(app, staff):
-    pid = product_id(app, "Bol", stock_quantity=10)
+    pid = add_product(app, "Bol", stock=10)
     response = staff.post(
         f"/admin/products/{pid}/stock", data={"expected": "10", "stock_quantity": "1"}
     )
@@ -441,36 +413,8 @@ def test_a_form_without_csrf_token_is_refused(app, staff):
 # --- Photos --------------------------------------------------------------------------------------
 
 
-def jpeg(width=800, height=600, gps=False, color=(180, 120, 80)) -> bytes:
-    img = Image.new("RGB", (width, height), color)
-    buf = io.BytesIO()
-    if gps:
-        exif = Image.Exif()
-        exif[0x010F] = "PhoneMaker"
-        gps_ifd = exif.get_ifd(0x8825)
-        gps_ifd[1] = "N"
-        gps_ifd[2] = (48.0, 51.0, 24.0)
-        gps_ifd[3] = "E"
-        gps_ifd[4] = (2.0, 21.0, 7.0)
-        img.save(buf, "JPEG", exif=exif.tobytes(), quality=90)
-    else:
-        img.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def png_bomb(width=60_000, height=60_000) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))  # fmt: skip
-
-
 def upload(client, pid, files, alt_text=""):
-    data = {"csrf_token": token(client), "alt_text": alt_text,
+    data = {"csrf_token": csrf_token(client, f"/admin/products/{pid}/edit"), "alt_text": alt_text,
             "images": [(io.BytesIO(content), name) for name, content in files]}  # fmt: skip
     return client.post(f"/admin/products/{pid}/images", data=data,
                        content_type="multipart/form-data", follow_redirects=True)  # fmt: skip
@@ -488,10 +432,10 @@ def gallery(app, pid):
 
 
 def test_uploading_photos_strips_gps_and_refuses_non_images_per_file(app, staff):
-    pid = product_id(app, "Bol « Lune »")
+    pid = add_product(app, "Bol « Lune »")
     response = upload(
         staff, pid,
-        [("photo.jpg", jpeg(gps=True)), ("notes.jpg", b"just text pretending to be a photo"),
+        [("photo.jpg", jpeg_with_gps()), ("notes.jpg", b"just text pretending to be a photo"),
          ("second.jpg", jpeg(color=(20, 90, 160)))],
         alt_text="Bol bleu vu de dessus",
     )  # fmt: skip
@@ -513,9 +457,7 @@ def test_uploading_photos_strips_gps_and_refuses_non_images_per_file(app, staff)
 
 
 def test_a_heic_photo_from_an_iphone_is_added_like_any_other(app, staff):
-    from tests.test_images import heic_with_gps
-
-    pid = product_id(app, "Bol « Lune »")
+    pid = add_product(app, "Bol « Lune »")
     response = upload(staff, pid, [("IMG_0042.HEIC", heic_with_gps(orientation=6))])
     assert "1 photo added." in flashes(response.get_data(as_text=True))
     ((_, alt, key, widths),) = gallery(app, pid)
@@ -527,9 +469,11 @@ def test_a_heic_photo_from_an_iphone_is_added_like_any_other(app, staff):
 
 
 def test_an_oversized_photo_and_a_decompression_bomb_are_refused_with_a_message(app, staff):
-    pid = product_id(app, "Bol")
+    pid = add_product(app, "Bol")
     big = jpeg(1800, 1800) + b"\0" * MAX_IMAGE  # over the per-image limit, under the request limit
-    html = upload(staff, pid, [("big.jpg", big), ("bomb.png", png_bomb())]).get_data(as_text=True)
+    html = upload(
+        staff, pid, [("big.jpg", big), ("bomb.png", png_declaring(60_000, 60_000))]
+    ).get_data(as_text=True)
     messages = flashes(html)
     assert any("big.jpg" in m and "too large" in m for m in messages)
     assert any("bomb.png" in m and "too many pixels" in m for m in messages)
@@ -537,9 +481,9 @@ def test_an_oversized_photo_and_a_decompression_bomb_are_refused_with_a_message(
 
 
 def test_a_request_above_the_upload_limit_gets_the_413_page(app, staff):
-    pid = product_id(app, "Bol")
+    pid = add_product(app, "Bol")
     data = {
-        "csrf_token": token(staff),
+        "csrf_token": csrf_token(staff, f"/admin/products/{pid}/edit"),
         "images": [(io.BytesIO(b"\0" * (MAX_REQUEST + 10)), "huge.jpg")],
     }
     response = staff.post(
@@ -550,7 +494,7 @@ def test_a_request_above_the_upload_limit_gets_the_413_page(app, staff):
 
 
 def test_missing_alt_text_defaults_to_the_name_with_a_warning(app, staff):
-    pid = product_id(app, "Bol « Lune »")
+    pid = add_product(app, "Bol « Lune »")
     html = upload(staff, pid, [("a.jpg", jpeg())]).get_data(as_text=True)
     assert any("described by the product name only" in m for m in flashes(html))
     assert "Alt text is only the product name" in html
@@ -558,10 +502,10 @@ def test_missing_alt_text_defaults_to_the_name_with_a_warning(app, staff):
 
 
 def test_photos_are_reordered_described_and_deleted(app, staff):
-    pid = product_id(app, "Bol")
+    pid = add_product(app, "Bol")
     upload(staff, pid, [("a.jpg", jpeg(color=(1, 2, 3))), ("b.jpg", jpeg(color=(200, 2, 3)))], "x")
     first, second = [row[0] for row in gallery(app, pid)]
-    csrf = token(staff)
+    csrf = csrf_token(staff, f"/admin/products/{pid}/edit")
 
     staff.post(
         f"/admin/products/{pid}/images/{second}/move", data={"csrf_token": csrf, "direction": "up"}
@@ -573,7 +517,7 @@ def test_photos_are_reordered_described_and_deleted(app, staff):
     staff.post(f"/admin/products/{pid}/images/{second}/delete", data={"csrf_token": csrf})
     assert [row[0] for row in gallery(app, pid)] == [first]
     # Another product's photo id is not reachable through this product.
-    other = product_id(app, "Autre")
+    other = add_product(app, "Autre")
     assert staff.post(f"/admin/products/{other}/images/{first}/delete",
                       data={"csrf_token": csrf}).status_code == 404  # fmt: skip
     assert audit_actions(app, pid)[-3:] == ["image.reorder", "image.alt_text", "image.delete"]
@@ -583,14 +527,12 @@ def test_photos_are_reordered_described_and_deleted(app, staff):
 
 
 def test_categories_are_created_edited_and_hidden(app, staff):
-    csrf = token(staff)
+    csrf = csrf_token(staff, "/admin/products/categories")
     response = staff.post("/admin/products/categories",
                           data={"csrf_token": csrf, "name": "Arts de la table", "position": "2",
                                 "is_active": "y"}, follow_redirects=True)  # fmt: skip
     assert "Category “Arts de la table” created." in response.get_data(as_text=True)
     with app.app_context():
-        from models import Category
-
         category = db.session.scalar(select(Category))
         assert (category.slug, category.position, category.is_active) == (
             "arts-de-la-table",

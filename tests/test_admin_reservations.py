@@ -6,11 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product
-from models import AuditLog, Order, OrderStatus, Product, Role
-from tests.admin_support import install_test_routes, logged_in_client, make_user
-from tests.helpers import csrf_token
-from tests.stripe_fake import add_to_cart, session_id_from, start_checkout
+from models import AuditLog, Order, OrderStatus
+from tests.builders import add_product, checkout, csrf_token, order_for, stock_of
 
 
 @pytest.fixture
@@ -18,39 +15,11 @@ def app_overrides(fake_stripe):
     return fake_stripe.settings()
 
 
-@pytest.fixture
-def staff(app):
-    install_test_routes(app)
-    with app.app_context():
-        user_id = make_user(Role.STAFF, "marie@example.com", "Marie Atelier")
-        db.session.commit()
-    return logged_in_client(app, user_id)
-
-
-def _product(app, name="Vase bleu", stock=19) -> int:
-    with app.app_context():
-        product = create_product(db.session, name=name, price_cents=4500, stock_quantity=stock)
-        db.session.commit()
-        return product.id
-
-
-def _checkout(app, product_id, quantity, address="198.51.100.7"):
+def _shopper(app, address: str = "198.51.100.7"):
+    """A shopper's browser, on a network of its own (not the staff member's 127.0.0.1)."""
     shopper = app.test_client()
     shopper.environ_base["REMOTE_ADDR"] = address
-    add_to_cart(shopper, product_id, quantity)
-    return session_id_from(start_checkout(shopper))
-
-
-def _order_number(app, session_id) -> str:
-    with app.app_context():
-        return db.session.scalar(
-            select(Order.number).where(Order.stripe_checkout_session_id == session_id)
-        )
-
-
-def _stock(app, product_id) -> int:
-    with app.app_context():
-        return db.session.get(Product, product_id).stock_quantity
+    return shopper
 
 
 def _release(staff, number, **data):
@@ -59,10 +28,10 @@ def _release(staff, number, **data):
 
 
 def test_staff_see_who_holds_what_in_open_checkouts(app, staff, fake_stripe):
-    vase = _product(app)
-    cup = _product(app, name="Tasse", stock=5)
-    first = _order_number(app, _checkout(app, vase, 10))
-    second = _order_number(app, _checkout(app, cup, 2, address="203.0.113.9"))
+    vase = add_product(app, "Vase bleu", stock=19, price_cents=4500)
+    cup = add_product(app, "Tasse", stock=5, price_cents=4500)
+    first = order_for(app, checkout(_shopper(app), vase, 10)).number
+    second = order_for(app, checkout(_shopper(app, "203.0.113.9"), cup, 2)).number
 
     page = staff.get("/admin/reservations").get_data(as_text=True)
     only_vase = staff.get(f"/admin/reservations?product={vase}").get_data(as_text=True)
@@ -75,17 +44,17 @@ def test_staff_see_who_holds_what_in_open_checkouts(app, staff, fake_stripe):
 
 
 def test_staff_release_a_checkout_and_its_units_go_back_on_sale(app, staff, fake_stripe):
-    vase = _product(app)
-    session_id = _checkout(app, vase, 10)
-    number = _order_number(app, session_id)
-    assert _stock(app, vase) == 9
+    vase = add_product(app, "Vase bleu", stock=19, price_cents=4500)
+    session_id = checkout(_shopper(app), vase, 10)
+    number = order_for(app, session_id).number
+    assert stock_of(app, vase) == 9
 
     response = _release(staff, number, product=str(vase))
 
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/admin/reservations?product={vase}")
     assert "back on sale" in staff.get(response.headers["Location"]).get_data(as_text=True)
-    assert _stock(app, vase) == 19
+    assert stock_of(app, vase) == 19
     assert fake_stripe.session(session_id)["status"] == "expired"  # its page can't be paid
     with app.app_context():
         assert db.session.scalar(select(Order.status).where(Order.number == number)) == (
@@ -99,15 +68,15 @@ def test_staff_release_a_checkout_and_its_units_go_back_on_sale(app, staff, fake
 
 
 def test_releasing_twice_changes_nothing_more(app, staff, fake_stripe):
-    vase = _product(app)
-    number = _order_number(app, _checkout(app, vase, 3))
+    vase = add_product(app, "Vase bleu", stock=19, price_cents=4500)
+    number = order_for(app, checkout(_shopper(app), vase, 3)).number
     _release(staff, number)
 
     again = _release(staff, number)
 
     assert again.status_code == 303
     assert "nothing to release" in staff.get("/admin/reservations").get_data(as_text=True)
-    assert _stock(app, vase) == 19
+    assert stock_of(app, vase) == 19
     with app.app_context():
         releases = db.session.scalars(
             select(AuditLog).where(AuditLog.action == "reservation.release")
@@ -116,13 +85,13 @@ def test_releasing_twice_changes_nothing_more(app, staff, fake_stripe):
 
 
 def test_a_checkout_paid_meanwhile_is_not_released(app, staff, fake_stripe):
-    vase = _product(app)
-    session_id = _checkout(app, vase, 2)
+    vase = add_product(app, "Vase bleu", stock=19, price_cents=4500)
+    session_id = checkout(_shopper(app), vase, 2)
     fake_stripe.complete(session_id)  # paid on Stripe; the webhook has not arrived
 
-    _release(staff, _order_number(app, session_id))
+    _release(staff, order_for(app, session_id).number)
 
-    assert _stock(app, vase) == 17
+    assert stock_of(app, vase) == 17
     assert "was paid meanwhile" in staff.get("/admin/reservations").get_data(as_text=True)
 
 

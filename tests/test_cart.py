@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from flask import render_template
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import event, func, select
-from werkzeug.security import generate_password_hash
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
-from comptoir.auth import sign_in
 from comptoir.extensions import db
 from comptoir.services import cart as carts
-from comptoir.services.catalog import create_product
-from models import Cart, CartItem, Product, User
+from models import Cart, CartItem, Product, Role, utcnow
 from storefront import visitor
-from tests.helpers import csrf_token
+from storefront.cart import _cart_count
+from tests.builders import (
+    add_product,
+    add_user,
+    count_queries,
+    csrf_token,
+    log_in,
+    logged_in_client,
+    make_product,
+    make_user,
+    sign_in_as,
+)
 
 HX = {"HX-Request": "true"}
 
@@ -24,49 +34,7 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def client(app):
     """A browser that reads English (messages are asserted in English)."""
-    client = app.test_client()
-    client.set_cookie("lang", "en")
-    return client
-
-
-@pytest.fixture
-def login(app):
-    """`login(client, user_id)`: signs `client` in through `comptoir.auth.sign_in`, as the real
-    login view does (a test-only route, registered before the app serves its first request)."""
-
-    def _test_login(user_id: int):
-        sign_in(db.session.get(User, user_id))
-        db.session.commit()
-        return "logged in"
-
-    app.add_url_rule("/_test/login/<int:user_id>", "test_login", _test_login)
-
-    def do_login(client, user_id: int):
-        response = client.get(f"/_test/login/{user_id}")
-        assert response.status_code == 200
-        return response
-
-    return do_login
-
-
-def make_product(app, name="Bol en grès", price_cents=2800, stock=5, **fields) -> int:
-    with app.app_context():
-        product = create_product(
-            db.session, name=name, price_cents=price_cents, stock_quantity=stock, **fields
-        )
-        db.session.commit()
-        return product.id
-
-
-def make_user(app, email="claire@example.com") -> int:
-    with app.app_context():
-        user = User(
-            email=email,
-            password_hash=generate_password_hash("correct horse", method="pbkdf2:sha256:1000"),
-        )
-        db.session.add(user)
-        db.session.commit()
-        return user.id
+    return logged_in_client(app, None)
 
 
 def cart_rows(app) -> list[tuple[int | None, dict[int, int]]]:
@@ -93,7 +61,7 @@ def flashes(client) -> str:
 
 
 def test_browsing_without_adding_creates_no_cart_and_no_cookie(app, client):
-    make_product(app)
+    add_product(app)
     client.get("/")
     response = client.get("/cart")
     assert response.status_code == 200
@@ -103,7 +71,7 @@ def test_browsing_without_adding_creates_no_cart_and_no_cookie(app, client):
 
 
 def test_guest_adds_without_js_and_goes_back_with_a_message(app, client):
-    pid = make_product(app, stock=5)
+    pid = add_product(app, stock=5)
     response = add(client, pid, "2", next="/products?q=bol")
     assert response.status_code == 303
     assert response.headers["Location"] == "/products?q=bol"
@@ -118,7 +86,7 @@ def test_guest_adds_without_js_and_goes_back_with_a_message(app, client):
 
 
 def test_guest_cookie_is_signed_httponly_lax_and_kept_thirty_days(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     response = add(client, pid)
     header = next(h for h in response.headers.getlist("Set-Cookie") if h.startswith("cart="))
     assert "HttpOnly" in header and "SameSite=Lax" in header
@@ -133,7 +101,7 @@ def test_guest_cookie_is_signed_httponly_lax_and_kept_thirty_days(app, client):
 
 
 def test_guest_cookie_is_secure_over_https(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     token = csrf_token(client, "/cart")
     response = client.post(
         "/cart/items",
@@ -146,7 +114,7 @@ def test_guest_cookie_is_secure_over_https(app, client):
 
 
 def test_redirect_back_never_leaves_the_site(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     response = add(client, pid, next="https://evil.example/steal")
     assert response.headers["Location"] == "/cart"
     response = add(client, pid, next="//evil.example/")
@@ -154,7 +122,7 @@ def test_redirect_back_never_leaves_the_site(app, client):
 
 
 def test_referer_is_used_when_no_next_field(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     token = csrf_token(client, "/cart")
     response = client.post(
         "/cart/items",
@@ -165,8 +133,8 @@ def test_referer_is_used_when_no_next_field(app, client):
 
 
 def test_update_and_remove_without_js(app, client):
-    pid = make_product(app, stock=6)
-    other = make_product(app, name="Bougie", price_cents=1500, stock=4)
+    pid = add_product(app, stock=6)
+    other = add_product(app, name="Bougie", price_cents=1500, stock=4)
     add(client, pid, "1")
     add(client, other, "1")
     token = csrf_token(client, "/cart")
@@ -190,7 +158,7 @@ def test_update_and_remove_without_js(app, client):
 
 
 def test_update_above_stock_is_refused_with_the_amount_available(app, client):
-    pid = make_product(app, stock=3)
+    pid = add_product(app, stock=3)
     add(client, pid, "2")
     token = csrf_token(client, "/cart")
     response = client.post(f"/cart/items/{pid}", data={"csrf_token": token, "quantity": "5"})
@@ -203,7 +171,7 @@ def test_update_above_stock_is_refused_with_the_amount_available(app, client):
 
 
 def test_htmx_add_returns_open_drawer_with_count_and_message_out_of_band(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     response = add(client, pid, "2", htmx=True)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
@@ -220,7 +188,7 @@ def test_htmx_add_returns_open_drawer_with_count_and_message_out_of_band(app, cl
 
 
 def test_htmx_update_and_remove_swap_the_drawer(app, client):
-    pid = make_product(app, stock=8)
+    pid = add_product(app, stock=8)
     add(client, pid, "1")
     token = csrf_token(client, "/cart")
     response = client.post(
@@ -235,7 +203,7 @@ def test_htmx_update_and_remove_swap_the_drawer(app, client):
 
 
 def test_htmx_refusal_is_a_4xx_message_shown_in_the_flash_area(app, client):
-    pid = make_product(app, stock=2)
+    pid = add_product(app, stock=2)
     response = add(client, pid, "3", htmx=True)
     assert response.status_code == 409
     assert response.headers["HX-Retarget"] == "#flashes"
@@ -245,7 +213,7 @@ def test_htmx_refusal_is_a_4xx_message_shown_in_the_flash_area(app, client):
 
 
 def test_drawer_endpoint_serves_fragment_to_htmx_and_redirects_browsers(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     add(client, pid)
     response = client.get("/cart/drawer")
     assert response.status_code == 302 and response.headers["Location"] == "/cart"
@@ -267,22 +235,20 @@ def test_every_page_has_the_closed_drawer_region(app, client):
 
 
 def test_another_browser_with_the_same_cookie_sees_the_cart(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     add(client, pid, "2")
     value = client.get_cookie("cart").value
-    other = app.test_client()
-    other.set_cookie("lang", "en")
+    other = logged_in_client(app, None)
     other.set_cookie("cart", value)
     html = other.get("/cart").get_data(as_text=True)
     assert "Bol en grès" in html and 'aria-label="Cart: 2 items"' in html
 
 
 def test_tampered_cookie_is_ignored_and_next_add_starts_a_new_cart(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     add(client, pid, "2")
     value = client.get_cookie("cart").value
-    other = app.test_client()
-    other.set_cookie("lang", "en")
+    other = logged_in_client(app, None)
     with app.app_context():
         real_token = db.session.scalar(select(Cart.token))
     forged = URLSafeTimedSerializer("not-the-secret", salt=visitor.COOKIE_SALT)
@@ -305,7 +271,7 @@ BAD_QUANTITIES = ["0", "-1", "1000000000", "abc", "1.5", "", " ", "+2", "1e3", "
 
 
 def test_bad_quantities_are_refused_with_a_message_and_create_nothing(app, client):
-    pid = make_product(app, stock=50)
+    pid = add_product(app, stock=50)
     for quantity in BAD_QUANTITIES:
         response = add(client, pid, quantity)
         assert response.status_code == 303, quantity
@@ -319,14 +285,14 @@ def test_bad_quantities_are_refused_with_a_message_and_create_nothing(app, clien
 
 
 def test_huge_quantity_names_the_per_line_cap(app, client):
-    pid = make_product(app, stock=50)
+    pid = add_product(app, stock=50)
     response = add(client, pid, "1000000000", htmx=True)
     assert "at most 10 of “Bol en grès”" in response.get_data(as_text=True)
 
 
 def test_per_line_cap_counts_what_is_already_in_the_cart(app, client):
     app.config["CART_MAX_PER_LINE"] = 3
-    pid = make_product(app, stock=50)
+    pid = add_product(app, stock=50)
     add(client, pid, "2")
     response = add(client, pid, "2", htmx=True)
     assert response.status_code == 400
@@ -336,7 +302,7 @@ def test_per_line_cap_counts_what_is_already_in_the_cart(app, client):
 
 
 def test_unknown_product_is_refused_clearly(app, client):
-    make_product(app)
+    add_product(app)
     for product_id in ["999999", "abc", "", "-3", "0", "2147483648", "9" * 30]:
         response = add(client, product_id, "1", htmx=True)
         assert response.status_code == 404, product_id
@@ -348,8 +314,8 @@ def test_unknown_product_is_refused_clearly(app, client):
 
 
 def test_inactive_and_sold_out_products_cannot_be_added(app, client):
-    hidden = make_product(app, name="Vase retiré", is_active=False, stock=4)
-    sold_out = make_product(app, name="Plaid", stock=0)
+    hidden = add_product(app, name="Vase retiré", is_active=False, stock=4)
+    sold_out = add_product(app, name="Plaid", stock=0)
     response = add(client, hidden, "1", htmx=True)
     assert response.status_code == 404
     assert "“Vase retiré” is no longer available." in response.get_data(as_text=True)
@@ -360,7 +326,7 @@ def test_inactive_and_sold_out_products_cannot_be_added(app, client):
 
 
 def test_prices_always_come_from_the_database(app, client):
-    pid = make_product(app, price_cents=2800, stock=5)
+    pid = add_product(app, price_cents=2800, stock=5)
     add(client, pid, "1", price_cents="1", unit_price_cents="1", price="0.01", line_total_cents="1")
     page = client.get("/cart").get_data(as_text=True)
     assert "€28.00" in page and "€0.01" not in page
@@ -374,7 +340,7 @@ def test_prices_always_come_from_the_database(app, client):
 
 
 def test_changes_without_csrf_token_are_rejected(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     response = client.post("/cart/items", data={"product_id": pid, "quantity": "1"})
     assert response.status_code == 400
     response = client.post("/cart/items", data={"product_id": pid, "quantity": "1"}, headers=HX)
@@ -385,7 +351,7 @@ def test_changes_without_csrf_token_are_rejected(app, client):
 
 
 def test_updating_an_item_not_in_the_cart_is_a_clear_404(app, client):
-    pid = make_product(app)
+    pid = add_product(app)
     token = csrf_token(client, "/cart")
     response = client.post(
         f"/cart/items/{pid}", data={"quantity": "2"}, headers={**HX, "X-CSRFToken": token}
@@ -418,9 +384,9 @@ def test_empty_cart_page_explains_why_checkout_is_disabled(client):
 
 
 def test_lines_that_went_stale_are_flagged_and_block_checkout(app, client):
-    low = make_product(app, name="Tasse", stock=5)
-    gone = make_product(app, name="Coupe", stock=5)
-    ok = make_product(app, name="Bougie", stock=5)
+    low = add_product(app, name="Tasse", stock=5)
+    gone = add_product(app, name="Coupe", stock=5)
+    ok = add_product(app, name="Bougie", stock=5)
     add(client, low, "4")
     add(client, gone, "1")
     add(client, ok, "1")
@@ -444,33 +410,33 @@ def test_lines_that_went_stale_are_flagged_and_block_checkout(app, client):
 # --- Customers ----------------------------------------------------------------------------------
 
 
-def test_customer_cart_lives_on_the_account_not_in_a_cookie(app, client, login):
-    pid = make_product(app)
-    uid = make_user(app)
-    login(client, uid)
+@pytest.mark.usefixtures("test_routes")
+def test_customer_cart_lives_on_the_account_not_in_a_cookie(app, client):
+    pid = add_product(app)
+    uid = add_user(app, Role.CUSTOMER, "claire@example.com")
+    sign_in_as(client, uid)
     add(client, pid, "2")
     assert client.get_cookie("cart") is None
     assert cart_rows(app) == [(uid, {pid: 2})]
 
-    elsewhere = app.test_client()
-    elsewhere.set_cookie("lang", "en")
-    login(elsewhere, uid)
+    elsewhere = logged_in_client(app, uid)
     assert 'aria-label="Cart: 2 items"' in elsewhere.get("/cart").get_data(as_text=True)
 
 
-def test_guest_cart_merges_into_the_account_at_login(app, client, login):
-    bowl = make_product(app, stock=3)
-    candle = make_product(app, name="Bougie", stock=9)
-    uid = make_user(app)
+@pytest.mark.usefixtures("test_routes")
+def test_guest_cart_merges_into_the_account_at_login(app, client):
+    bowl = add_product(app, stock=3)
+    candle = add_product(app, name="Bougie", stock=9)
+    uid = add_user(app, Role.CUSTOMER, "claire@example.com")
     # The customer's account already holds 2 bowls (from another device).
-    other = app.test_client()
-    login(other, uid)
+    other = logged_in_client(app, uid)
     add(other, bowl, "2")
 
     add(client, bowl, "2")
     add(client, candle, "1")
     assert client.get_cookie("cart") is not None
-    response = login(client, uid)
+    response = client.get(f"/_test/login/{uid}")  # sign_in_as, keeping the response's cookies
+    assert response.status_code == 200
 
     # 2 + 2 bowls, capped at the 3 in stock; the guest cart and its cookie are gone.
     assert cart_rows(app) == [(uid, {bowl: 3, candle: 1})]
@@ -480,9 +446,9 @@ def test_guest_cart_merges_into_the_account_at_login(app, client, login):
     assert 'aria-label="Cart: 4 items"' in client.get("/cart").get_data(as_text=True)
 
 
-def test_login_without_a_guest_cart_changes_nothing(app, client, login):
-    uid = make_user(app)
-    login(client, uid)
+@pytest.mark.usefixtures("test_routes")
+def test_login_without_a_guest_cart_changes_nothing(app, client):
+    sign_in_as(client, add_user(app, Role.CUSTOMER, "claire@example.com"))
     assert cart_rows(app) == []
 
 
@@ -490,13 +456,11 @@ def test_merge_carts_respects_per_line_cap_and_never_lowers_a_line(app):
     app.config["CART_MAX_PER_LINE"] = 4
     with app.test_request_context():
         session = db.session
-        a = create_product(session, name="A", price_cents=100, stock_quantity=50)
-        b = create_product(session, name="B", price_cents=100, stock_quantity=1)
-        c = create_product(session, name="C", price_cents=100, stock_quantity=0)
-        uid = User(email="m@example.com")
-        session.add(uid)
-        session.flush()
-        user_cart = carts.get_or_create_cart(session, user_id=uid.id, token=None)
+        a = make_product("A", price_cents=100, stock=50)
+        b = make_product("B", price_cents=100, stock=1)
+        c = make_product("C", price_cents=100, stock=0)
+        user_id = make_user(Role.CUSTOMER, "m@example.com")
+        user_cart = carts.get_or_create_cart(session, user_id=user_id, token=None)
         guest = carts.get_or_create_cart(session, user_id=None, token=None)
         user_cart.items.append(CartItem(product=a, quantity=3))
         user_cart.items.append(CartItem(product=b, quantity=2))  # more than the 1 left
@@ -517,53 +481,31 @@ def test_merge_carts_respects_per_line_cap_and_never_lowers_a_line(app):
 # --- Header count and add-to-cart form ----------------------------------------------------------
 
 
-def _statements_during(app, fn) -> int:
-    count = 0
-
-    def before(*_args, **_kwargs):
-        nonlocal count
-        count += 1
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return count
-
-
 def test_header_count_costs_no_query_for_a_visitor_without_cart(app):
-    from storefront.cart import _cart_count
-
-    def count_anonymous():
-        with app.test_request_context("/"):
-            assert _cart_count() == 0
-
-    assert _statements_during(app, count_anonymous) == 0
+    with count_queries(app) as statements, app.test_request_context("/"):
+        assert _cart_count() == 0
+    assert statements == []
 
 
 def test_header_count_costs_one_query_with_a_cart_cookie(app, client):
-    from storefront.cart import _cart_count
-
-    pid = make_product(app)
+    pid = add_product(app)
     add(client, pid, "3")
     value = client.get_cookie("cart").value
 
-    def count_guest():
-        with app.test_request_context("/", headers={"Cookie": f"cart={value}"}):
-            assert _cart_count() == 3
-            assert _cart_count() == 3  # cached for the rest of the request
-
-    assert _statements_during(app, count_guest) == 1
+    with (
+        count_queries(app) as statements,
+        app.test_request_context("/", headers={"Cookie": f"cart={value}"}),
+    ):
+        assert _cart_count() == 3
+        assert _cart_count() == 3  # cached for the rest of the request
+    assert len(statements) == 1, statements
 
 
 def test_add_to_cart_form_follows_the_availability_badge(app):
     app.config["CART_MAX_PER_LINE"] = 10
-    in_stock = make_product(app, name="Bol", stock=25)
-    low = make_product(app, name="Tasse", stock=2)
-    sold_out = make_product(app, name="Plaid", stock=0)
+    in_stock = add_product(app, name="Bol", stock=25)
+    low = add_product(app, name="Tasse", stock=2)
+    sold_out = add_product(app, name="Plaid", stock=0)
     with app.test_request_context("/products/bol", headers={"Cookie": "lang=en"}):
         html = render_template("cart/_add_to_cart.html", product=db.session.get(Product, in_stock))
         assert 'hx-post="/cart/items"' in html and 'hx-target="#cart-drawer"' in html
@@ -584,19 +526,10 @@ def test_add_to_cart_form_follows_the_availability_badge(app):
 def test_guest_cart_follows_the_shopper_through_the_real_login_form(app, client):
     if "account.login" not in app.view_functions:
         pytest.skip("the accounts blueprint has no login view yet")
-    pid = make_product(app, stock=4)
-    uid = make_user(app, email="paul@example.com")
+    pid = add_product(app, stock=4)
+    uid = add_user(app, Role.CUSTOMER, "paul@example.com")
     add(client, pid, "2")
-    token = csrf_token(client, "/account/login")
-    response = client.post(
-        "/account/login",
-        data={
-            "csrf_token": token,
-            "email": "paul@example.com",
-            "password": "correct horse",
-            "next": "/cart",
-        },
-    )
+    response = log_in(client, "paul@example.com", next="/cart")
     assert response.status_code == 303 and response.headers["Location"] == "/cart"
     assert cart_rows(app) == [(uid, {pid: 2})]
     assert client.get_cookie("cart") is None
@@ -604,19 +537,13 @@ def test_guest_cart_follows_the_shopper_through_the_real_login_form(app, client)
 
 
 def test_guest_carts_unchanged_past_their_cookie_lifetime_are_purged(app):
-    from datetime import timedelta
-
-    from models import utcnow
-
     with app.test_request_context():
         session = db.session
-        product = create_product(session, name="A", price_cents=100, stock_quantity=9)
-        user = User(email="keep@example.com")
-        session.add(user)
-        session.flush()
+        product = make_product("A", price_cents=100, stock=9)
+        user_id = make_user(Role.CUSTOMER, "keep@example.com")
         old_guest = carts.get_or_create_cart(session, user_id=None, token=None)
         fresh_guest = carts.get_or_create_cart(session, user_id=None, token=None)
-        old_customer = carts.get_or_create_cart(session, user_id=user.id, token=None)
+        old_customer = carts.get_or_create_cart(session, user_id=user_id, token=None)
         for cart in (old_guest, fresh_guest, old_customer):
             carts.add_item(session, cart, product.id, 1)
         long_ago = utcnow() - timedelta(days=40)
@@ -633,9 +560,7 @@ def test_guest_carts_unchanged_past_their_cookie_lifetime_are_purged(app):
 
 
 def test_a_parallel_insert_of_the_same_line_is_refused_politely(app, client, monkeypatch):
-    from sqlalchemy.exc import IntegrityError
-
-    pid = make_product(app)
+    pid = add_product(app)
 
     def lost_race(*_args, **_kwargs):
         raise IntegrityError("INSERT INTO cart_items …", {}, Exception("unique violation"))
@@ -648,27 +573,20 @@ def test_a_parallel_insert_of_the_same_line_is_refused_politely(app, client, mon
 
 
 def test_purge_carts_command_deletes_only_expired_guest_carts(app, runner):
-    from datetime import timedelta
-
-    from sqlalchemy import func, select, update
-
-    from comptoir.extensions import db as _db
-    from models import Cart, utcnow
-
     with app.app_context():
         old = Cart(token="old-guest-cart-token")
         fresh = Cart(token="fresh-guest-cart-token")
-        _db.session.add_all([old, fresh])
-        _db.session.commit()
-        _db.session.execute(
+        db.session.add_all([old, fresh])
+        db.session.commit()
+        db.session.execute(
             update(Cart).where(Cart.id == old.id).values(updated_at=utcnow() - timedelta(days=40))
         )
-        _db.session.commit()
+        db.session.commit()
 
     result = runner.invoke(args=["purge-carts"])
     assert result.exit_code == 0, result.output
     assert "Deleted 1" in result.output
     with app.app_context():
-        tokens = _db.session.scalars(select(Cart.token)).all()
+        tokens = db.session.scalars(select(Cart.token)).all()
         assert tokens == ["fresh-guest-cart-token"]
-        assert _db.session.scalar(select(func.count(Cart.id))) == 1
+        assert db.session.scalar(select(func.count(Cart.id))) == 1

@@ -4,39 +4,23 @@ product page and live stock badges."""
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event
+from jinja2 import TemplateNotFound
 
+from comptoir import fragment_cache
 from comptoir.extensions import db
 from comptoir.services import stock
-from comptoir.services.catalog import create_category, create_product
-from models import ProductImage
+from comptoir.services.browse import MAX_BADGE_IDS, parse_ids
+from models import Category, Product, ProductImage
+from tests.builders import add_catalogue, count_queries, make_image_row
 
 HX = {"HX-Request": "true"}
 
 
-def _shop(app, products=None, categories=("Céramique", "Textile")):
-    """Categories and products through the real services; returns {name: id} of products."""
-    with app.app_context():
-        cats = {
-            name: create_category(db.session, name, position=i) for i, name in enumerate(categories)
-        }
-        ids = {}
-        for spec in products or []:
-            spec = dict(spec)
-            cat = spec.pop("category", None)
-            ids[spec["name"]] = create_product(
-                db.session, category=cats[cat] if cat else None, **spec
-            ).id
-        db.session.commit()
-        return ids
-
-
-def _p(name, price=2000, stock_quantity=10, category="Céramique", **fields):
-    return {"name": name, "price_cents": price, "stock_quantity": stock_quantity,
-            "category": category, **fields}  # fmt: skip
+def _p(name, price=2000, stock=10, category="Céramique", **fields):
+    """A product spec for `add_catalogue`, with this file's defaults."""
+    return {"name": name, "price_cents": price, "stock": stock, "category": category, **fields}
 
 
 def _names(html: str) -> list[str]:
@@ -53,7 +37,7 @@ def _html(response) -> str:
 
 
 def test_home_shows_hero_categories_and_featured_products(app, client):
-    _shop(app, [_p("Bol vedette", is_featured=True), _p("Tasse ordinaire")])
+    add_catalogue(app, [_p("Bol vedette", is_featured=True), _p("Tasse ordinaire")])
     html = _html(client.get("/"))
     assert html.count("<h1") == 1
     assert 'class="hero"' in html
@@ -62,7 +46,7 @@ def test_home_shows_hero_categories_and_featured_products(app, client):
 
 
 def test_home_falls_back_to_newest_products_when_none_is_featured(app, client):
-    _shop(app, [_p("Ancien"), _p("Récent")])
+    add_catalogue(app, [_p("Ancien"), _p("Récent")])
     assert _names(_html(client.get("/"))) == ["Récent", "Ancien"]
 
 
@@ -70,15 +54,13 @@ def test_home_falls_back_to_newest_products_when_none_is_featured(app, client):
 
 
 def test_catalogue_lists_only_active_products_of_active_or_no_category(app, client):
-    _shop(
+    add_catalogue(
         app,
         [_p("Visible"), _p("Sans catégorie", category=None), _p("Retiré", is_active=False),
          _p("Caché", category="Archives")],
         categories=("Céramique", "Archives"),
     )  # fmt: skip
     with app.app_context():
-        from models import Category
-
         db.session.query(Category).filter_by(name="Archives").update({"is_active": False})
         db.session.commit()
     html = _html(client.get("/products"))
@@ -93,7 +75,7 @@ def test_empty_catalogue_shows_an_empty_state(client):
 
 
 def test_search_without_match_shows_empty_state_with_a_way_back(app, client):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     html = _html(client.get("/products?q=introuvable"))
     assert 'class="empty-state"' in html
     assert 'href="/products"' in html
@@ -103,7 +85,7 @@ def test_search_without_match_shows_empty_state_with_a_way_back(app, client):
 
 
 def test_htmx_request_gets_only_the_results_fragment(app, client):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     response = client.get("/products?q=bol", headers=HX)
     html = _html(response)
     assert "<html" not in html and "<form" not in html and 'class="site-header"' not in html
@@ -115,7 +97,7 @@ def test_htmx_request_gets_only_the_results_fragment(app, client):
 
 
 def test_plain_request_gets_the_full_page_with_the_same_results(app, client):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     response = client.get("/products?q=bol")
     html = _html(response)
     assert html.startswith("<!doctype html>")
@@ -125,7 +107,7 @@ def test_plain_request_gets_the_full_page_with_the_same_results(app, client):
 
 
 def test_history_restore_request_gets_the_full_page(app, client):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     html = _html(
         client.get("/products?page=1", headers={**HX, "HX-History-Restore-Request": "true"})
     )
@@ -155,7 +137,7 @@ def test_header_search_sends_a_get_to_the_catalogue(client):
 
 
 def test_category_nav_marks_the_current_category(app, client):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     html = _html(client.get("/products?category=ceramique"))
     assert 'href="/products?category=ceramique" aria-current="page"' in html
 
@@ -164,14 +146,14 @@ def test_category_nav_marks_the_current_category(app, client):
 
 
 def test_category_filter_shows_only_that_category(app, client):
-    _shop(app, [_p("Bol"), _p("Plaid", category="Textile")])
+    add_catalogue(app, [_p("Bol"), _p("Plaid", category="Textile")])
     html = _html(client.get("/products?category=textile"))
     assert _names(html) == ["Plaid"]
     assert "<h1" in html and ">Textile</h1>" in html
 
 
 def test_unknown_category_is_ignored_with_a_note(app, client):
-    _shop(app, [_p("Bol"), _p("Plaid", category="Textile")])
+    add_catalogue(app, [_p("Bol"), _p("Plaid", category="Textile")])
     html = _html(client.get("/products?category=nope"))
     assert sorted(_names(html)) == ["Bol", "Plaid"]
     assert "That category does not exist" in html
@@ -188,21 +170,21 @@ def test_unknown_category_is_ignored_with_a_note(app, client):
     ],
 )
 def test_price_filters_take_euros_with_comma_or_dot(app, client, query, expected):
-    _shop(app, [_p("Petit", price=1000), _p("Moyen", price=1250), _p("Cher", price=4000)])
+    add_catalogue(app, [_p("Petit", price=1000), _p("Moyen", price=1250), _p("Cher", price=4000)])
     html = _html(client.get(f"/products?{query}&sort=price_asc"))
     assert _names(html) == expected
 
 
 @pytest.mark.parametrize("value", ["abc", "-5", "1e3", "12,345", "99999999", "²"])
 def test_invalid_price_is_ignored_with_a_gentle_note(app, client, value):
-    _shop(app, [_p("Bol", price=1000), _p("Vase", price=5000)])
+    add_catalogue(app, [_p("Bol", price=1000), _p("Vase", price=5000)])
     html = _html(client.get(f"/products?min_price={value}"))
     assert sorted(_names(html)) == ["Bol", "Vase"]
     assert "is not a price in euros and was ignored" in html
 
 
 def test_in_stock_filter_hides_sold_out_products(app, client):
-    _shop(app, [_p("Dispo", stock_quantity=3), _p("Épuisé", stock_quantity=0)])
+    add_catalogue(app, [_p("Dispo", stock=3), _p("Épuisé", stock=0)])
     assert _names(_html(client.get("/products?in_stock=1"))) == ["Dispo"]
     assert sorted(_names(_html(client.get("/products")))) == ["Dispo", "Épuisé"]
 
@@ -219,12 +201,14 @@ def test_in_stock_filter_hides_sold_out_products(app, client):
     ],
 )
 def test_sort_orders(app, client, sort, expected):
-    _shop(app, [_p("Assiette", price=2000), _p("Banc", price=1000), _p("Cuillère", price=3000)])
+    add_catalogue(
+        app, [_p("Assiette", price=2000), _p("Banc", price=1000), _p("Cuillère", price=3000)]
+    )
     assert _names(_html(client.get(f"/products?sort={sort}"))) == expected
 
 
 def test_active_filters_are_listed_with_links_that_remove_them(app, client):
-    _shop(app, [_p("Bol", price=1500)])
+    add_catalogue(app, [_p("Bol", price=1500)])
     html = _html(client.get("/products?q=bol&category=ceramique&min_price=10&in_stock=1"))
     filters = re.search(r'<ul class="active-filters".*?</ul>', html, re.S).group(0)
     assert "Search: bol" in filters and "Category: Céramique" in filters
@@ -237,7 +221,7 @@ def test_active_filters_are_listed_with_links_that_remove_them(app, client):
 
 @pytest.mark.parametrize("app_overrides", [{"PRODUCTS_PER_PAGE": 2}])
 def test_pagination_splits_results_with_real_links_enhanced_by_htmx(app, client):
-    _shop(app, [_p(f"Produit {i}") for i in range(5)])
+    add_catalogue(app, [_p(f"Produit {i}") for i in range(5)])
     first = _html(client.get("/products?sort=name"))
     assert _names(first) == ["Produit 0", "Produit 1"]
     assert "5 products" in first and "page 1 of 3" in first
@@ -255,7 +239,7 @@ def test_pagination_splits_results_with_real_links_enhanced_by_htmx(app, client)
     [("-1", 1), ("0", 1), ("abc", 1), ("", 1), ("99999", 3), ("9" * 40, 3), ("2.5", 1)],
 )
 def test_out_of_range_page_is_clamped_to_a_valid_one(app, client, page, expected_page):
-    _shop(app, [_p(f"Produit {i}") for i in range(5)])
+    add_catalogue(app, [_p(f"Produit {i}") for i in range(5)])
     html = _html(client.get(f"/products?sort=name&page={page}"))
     assert f"page {expected_page} of 3" in html
     assert len(_names(html)) == (1 if expected_page == 3 else 2)
@@ -278,7 +262,7 @@ def test_out_of_range_page_is_clamped_to_a_valid_one(app, client, page, expected
     ],
 )
 def test_hostile_or_absurd_input_gets_a_normal_page(app, client, query):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     html = _html(client.get(f"/products?{query}"))
     assert "<script>alert" not in html and "<b>x</b>" not in html and "<script>&" not in html
     assert 'class="site-header"' in html
@@ -290,14 +274,14 @@ def test_hostile_or_absurd_input_gets_a_normal_page(app, client, query):
     ["/products?q=%00bol", "/products?min_price=%00", "/products/%00", "/stock-badges?ids=%00"],
 )
 def test_a_nul_byte_in_the_catalogue_is_a_clear_400(app, client, url):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     response = client.get(url)
     assert response.status_code == 400
     assert "characters that are not allowed" in response.get_data(as_text=True)
 
 
 def test_sql_in_search_finds_nothing_and_does_not_list_everything(app, client):
-    _shop(app, [_p("Bol"), _p("Vase")])
+    add_catalogue(app, [_p("Bol"), _p("Vase")])
     html = _html(client.get("/products", query_string={"q": "' OR 1=1 --"}))
     assert _names(html) == []
     assert "&#39; OR 1=1 --" in html  # echoed, escaped
@@ -307,28 +291,16 @@ def test_sql_in_search_finds_nothing_and_does_not_list_everything(app, client):
 
 
 def _add_images(app, product_id: int, count: int) -> None:
-    # Image rows as the media service stores them (files are not needed to render the page).
     with app.app_context():
         for i in range(count):
-            db.session.add(
-                ProductImage(
-                    product_id=product_id,
-                    position=i,
-                    alt_text=f"Vue {i + 1}",
-                    storage_key=f"products/{product_id}/img{i}",
-                    widths=[320, 640, 1280],
-                    width=1280,
-                    height=960,
-                    content_hash=f"h{i}",
-                )  # fmt: skip
-            )
+            make_image_row(product_id, i, alt_text=f"Vue {i + 1}")
         db.session.commit()
 
 
 def test_product_page_shows_what_a_shopper_needs(app, client):
-    ids = _shop(
+    ids = add_catalogue(
         app,
-        [_p("Bol en grès", price=2800, stock_quantity=2, sku="BOL-1", vat_rate_bp=550,
+        [_p("Bol en grès", price=2800, stock=2, sku="BOL-1", vat_rate_bp=550,
             description="Tourné à la main.\n\nPasse au lave-vaisselle.")],
     )  # fmt: skip
     _add_images(app, ids["Bol en grès"], 3)
@@ -347,14 +319,12 @@ def test_product_page_shows_what_a_shopper_needs(app, client):
 
 @pytest.mark.parametrize("slug", ["nope", "retire", "cache", "x" * 300, "²"])
 def test_unknown_inactive_or_hidden_products_are_404(app, client, slug):
-    _shop(
+    add_catalogue(
         app,
         [_p("Retiré", is_active=False, category=None), _p("Caché", category="Archives")],
         categories=("Archives",),
     )
     with app.app_context():
-        from models import Category
-
         db.session.query(Category).update({"is_active": False})
         db.session.commit()
     response = client.get(f"/products/{slug}")
@@ -363,9 +333,9 @@ def test_unknown_inactive_or_hidden_products_are_404(app, client, slug):
 
 
 def test_related_products_share_the_category_in_stock_first_at_most_four(app, client):
-    _shop(
+    add_catalogue(
         app,
-        [_p("Épuisé", stock_quantity=0), *[_p(f"Bol {i}") for i in range(4)],
+        [_p("Épuisé", stock=0), *[_p(f"Bol {i}") for i in range(4)],
          _p("Plaid", category="Textile"), _p("Vedette")],
     )  # fmt: skip
     html = _html(client.get("/products/vedette"))
@@ -376,13 +346,11 @@ def test_related_products_share_the_category_in_stock_first_at_most_four(app, cl
 
 
 def test_product_page_includes_the_add_to_cart_form(app, client):
-    from jinja2 import TemplateNotFound
-
     try:
         app.jinja_env.get_template("cart/_add_to_cart.html")
     except TemplateNotFound:
         pytest.skip("cart/_add_to_cart.html is not written yet")
-    ids = _shop(app, [_p("Bol")])
+    ids = add_catalogue(app, [_p("Bol")])
     html = _html(client.get("/products/bol"))
     assert f'name="product_id" value="{ids["Bol"]}"' in html
 
@@ -391,8 +359,7 @@ def test_product_page_includes_the_add_to_cart_form(app, client):
 
 
 def test_stock_badges_show_in_stock_low_and_sold_out(app, client):
-    ids = _shop(app, [_p("Plein", stock_quantity=20), _p("Bas", stock_quantity=2),
-                      _p("Vide", stock_quantity=0)])  # fmt: skip
+    ids = add_catalogue(app, [_p("Plein", stock=20), _p("Bas", stock=2), _p("Vide", stock=0)])
     html = _html(client.get("/products"))
     assert f'id="stock-badge-{ids["Plein"]}" class="badge badge--in_stock">In stock<' in html
     assert f'id="stock-badge-{ids["Bas"]}" class="badge badge--low_stock">Only 2 left<' in html
@@ -400,7 +367,7 @@ def test_stock_badges_show_in_stock_low_and_sold_out(app, client):
 
 
 def test_pages_poll_the_badges_of_the_products_they_show(app, client):
-    ids = _shop(app, [_p("Bol"), _p("Vase")])
+    ids = add_catalogue(app, [_p("Bol"), _p("Vase")])
     html = _html(client.get("/products"))
     wanted = ",".join(str(i) for i in sorted(ids.values()))
     poll = re.search(r'<div class="stock-poll"[^>]*>', html).group(0)
@@ -410,12 +377,12 @@ def test_pages_poll_the_badges_of_the_products_they_show(app, client):
 
 @pytest.mark.parametrize("app_overrides", [{"STOCK_BADGE_POLL_SECONDS": 0}])
 def test_badge_polling_can_be_turned_off(app, client):
-    _shop(app, [_p("Bol")])
+    add_catalogue(app, [_p("Bol")])
     assert "stock-poll" not in _html(client.get("/products"))
 
 
 def test_badge_endpoint_returns_out_of_band_badges(app, client):
-    ids = _shop(app, [_p("Bol", stock_quantity=0), _p("Vase")])
+    ids = add_catalogue(app, [_p("Bol", stock=0), _p("Vase")])
     html = _html(client.get(f"/stock-badges?ids={ids['Bol']},{ids['Vase']},999"))
     assert (
         f'<span id="stock-badge-{ids["Bol"]}" class="badge badge--out_of_stock" hx-swap-oob="true">'
@@ -425,7 +392,7 @@ def test_badge_endpoint_returns_out_of_band_badges(app, client):
 
 
 def test_badge_endpoint_answers_304_until_the_stock_changes(app, client):
-    ids = _shop(app, [_p("Bol", stock_quantity=5)])
+    ids = add_catalogue(app, [_p("Bol", stock=5)])
     url = f"/stock-badges?ids={ids['Bol']}"
     first = client.get(url)
     etag = first.headers["ETag"]
@@ -447,44 +414,26 @@ def test_badge_endpoint_answers_304_until_the_stock_changes(app, client):
 
 
 def test_badge_endpoint_ignores_junk_and_caps_the_number_of_ids(app, client):
-    ids = _shop(app, [_p("Bol")])
+    ids = add_catalogue(app, [_p("Bol")])
     assert client.get("/stock-badges").status_code == 204
     assert client.get("/stock-badges?ids=x,-1,²,99999999999").status_code == 204
     many = ",".join(str(i) for i in range(1, 5000))
     response = client.get(f"/stock-badges?ids={many}")
     assert response.status_code == 200
     assert f'id="stock-badge-{ids["Bol"]}"' in response.get_data(as_text=True)
-    from comptoir.services.browse import MAX_BADGE_IDS, parse_ids
-
     assert len(parse_ids(many)) == MAX_BADGE_IDS
 
 
 # --- Performance: no N+1 ------------------------------------------------------------------------
 
 
-@contextmanager
-def _count_queries(app):
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def test_catalogue_queries_do_not_grow_with_the_number_of_products(app, client):
-    ids = _shop(app, [_p("Bol 0")])
+    ids = add_catalogue(app, [_p("Bol 0")])
     _add_images(app, ids["Bol 0"], 2)
-    with _count_queries(app) as few:
+    with count_queries(app) as few:
         _html(client.get("/products?q=bol"))
-    _shop(app, [_p(f"Bol {i}", category=None) for i in range(1, 12)], categories=("Bois",))
-    with _count_queries(app) as many:
+    add_catalogue(app, [_p(f"Bol {i}", category=None) for i in range(1, 12)], categories=("Bois",))
+    with count_queries(app) as many:
         html = _html(client.get("/products?q=bol"))
     assert len(_names(html)) == 12
     assert len(many) == len(few) <= 6, many
@@ -494,24 +443,22 @@ def test_catalogue_queries_do_not_grow_with_the_number_of_products(app, client):
 
 
 def test_a_repeated_catalogue_view_reuses_the_rendered_grid(app, client):
-    _shop(app, [_p(f"Bol {i}") for i in range(3)])
+    add_catalogue(app, [_p(f"Bol {i}") for i in range(3)])
     first_html = _html(client.get("/products?sort=name"))
-    with _count_queries(app) as queries:
+    with count_queries(app) as queries:
         again = _html(client.get("/products?sort=name"))
     assert _names(again) == _names(first_html) == ["Bol 0", "Bol 1", "Bol 2"]
     assert len(queries) <= 2, queries  # the catalogue stamp and the header's categories
 
 
 def test_catalogue_shows_a_sale_and_a_price_change_at_once(app, client):
-    ids = _shop(app, [_p("Bol", price=2800, stock_quantity=1)])
+    ids = add_catalogue(app, [_p("Bol", price=2800, stock=1)])
     assert "badge--low_stock" in _html(client.get("/products"))
     with app.app_context():
         stock.adjust_to(db.session, ids["Bol"], expected=1, new_quantity=0, user_id=None)
         db.session.commit()
     assert "badge--out_of_stock" in _html(client.get("/products"))
     with app.app_context():
-        from models import Product
-
         db.session.get(Product, ids["Bol"]).price_cents = 3100
         db.session.commit()
     html = _html(client.get("/products", headers=HX))
@@ -519,7 +466,7 @@ def test_catalogue_shows_a_sale_and_a_price_change_at_once(app, client):
 
 
 def test_cached_grids_are_kept_apart_by_language_and_by_query(app, client):
-    _shop(app, [_p("Bol", price=2800), _p("Vase", price=900)])
+    add_catalogue(app, [_p("Bol", price=2800), _p("Vase", price=900)])
     assert "28,00\u00a0€" in _html(client.get("/products", headers={"Accept-Language": "fr"}))
     assert "€28.00" in _html(client.get("/products", headers={"Accept-Language": "en"}))
     assert _names(_html(client.get("/products?max_price=10"))) == ["Vase"]
@@ -528,7 +475,7 @@ def test_cached_grids_are_kept_apart_by_language_and_by_query(app, client):
 
 
 def test_catalogue_shows_a_new_or_removed_product_image_at_once(app, client):
-    ids = _shop(app, [_p("Bol")])
+    ids = add_catalogue(app, [_p("Bol")])
     assert "placeholder-image" in _html(client.get("/products"))
     _add_images(app, ids["Bol"], 1)
     html = _html(client.get("/products"))
@@ -540,11 +487,9 @@ def test_catalogue_shows_a_new_or_removed_product_image_at_once(app, client):
 
 
 def test_fragment_cache_keeps_recent_entries_and_forgets_old_ones(monkeypatch):
-    from comptoir import fragment_cache as module
-
     clock = [100.0]
-    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
-    cache = module.FragmentCache(max_age=60, max_entries=2)
+    monkeypatch.setattr(fragment_cache.time, "monotonic", lambda: clock[0])
+    cache = fragment_cache.FragmentCache(max_age=60, max_entries=2)
     calls = []
 
     def render(name):
@@ -559,7 +504,7 @@ def test_fragment_cache_keeps_recent_entries_and_forgets_old_ones(monkeypatch):
     clock[0] += 61  # too old: rendered again
     cache.get_or_set("a", render("a"))
     assert calls[-1] == "a" and len(calls) == 5
-    off = module.FragmentCache(max_age=0)
+    off = fragment_cache.FragmentCache(max_age=0)
     off.get_or_set("x", render("x"))
     off.get_or_set("x", render("x"))
     assert calls[-2:] == ["x", "x"]

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 
 from comptoir.extensions import db
 from comptoir.services import vat
-from comptoir.services.catalog import create_product
 from models import (
     Cart,
     CartItem,
@@ -22,31 +21,22 @@ from models import (
     StockReservation,
     User,
 )
-from tests.helpers import csrf_from, csrf_token
-from tests.stripe_fake import add_to_cart, deliver, session_id_from, start_checkout
+from tests.builders import (
+    add_product,
+    add_to_cart,
+    csrf_from,
+    csrf_token,
+    deliver,
+    outbox,
+    session_id_from,
+    start_checkout,
+    stock_of,
+)
 
 
 @pytest.fixture
 def app_overrides(fake_stripe):
     return fake_stripe.settings()
-
-
-def _product(app, stock_quantity=5, price_cents=2800, **fields) -> int:
-    with app.app_context():
-        product = create_product(
-            db.session,
-            name=fields.pop("name", "Bol en grès"),
-            price_cents=price_cents,
-            stock_quantity=stock_quantity,
-            **fields,
-        )
-        db.session.commit()
-        return product.id
-
-
-def _stock(app, product_id) -> int:
-    with app.app_context():
-        return db.session.scalar(select(Product.stock_quantity).where(Product.id == product_id))
 
 
 def _only_order(app) -> Order:
@@ -61,10 +51,6 @@ def _only_order(app) -> Order:
 def _cart_units(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.coalesce(func.sum(CartItem.quantity), 0)))
-
-
-def _outbox(app):
-    return app.extensions.get("outbox", [])
 
 
 # --- VAT arithmetic -------------------------------------------------------------------------------
@@ -100,7 +86,7 @@ def test_vat_breakdown_adds_up_per_rate_and_in_total():
 def test_paying_through_stripe_confirms_order_takes_stock_and_empties_cart(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock_quantity=5, price_cents=2800)
+    pid = add_product(app, stock=5, price_cents=2800)
     add_to_cart(client, pid, 2)
 
     before = time.time()
@@ -164,7 +150,7 @@ def test_paying_through_stripe_confirms_order_takes_stock_and_empties_cart(
         (2000, 6290, 5242, 1048)
     ]
     assert order.vat_total_cents == 1048
-    assert _stock(app, pid) == 3
+    assert stock_of(app, pid) == 3
     assert _cart_units(app) == 2
 
     # The shopper pays; Stripe tells the webhook.
@@ -180,12 +166,12 @@ def test_paying_through_stripe_confirms_order_takes_stock_and_empties_cart(
     assert order.customer_name == "Camille Martin"
     assert order.shipping_address["city"] == "Lyon"
     assert "paid" in [e.kind for e in order.events]
-    assert _stock(app, pid) == 3  # the reserved units became the sale
+    assert stock_of(app, pid) == 3  # the reserved units became the sale
     with app.app_context():
         statuses = db.session.scalars(select(StockReservation.status)).all()
     assert statuses == [ReservationStatus.CONVERTED]
     assert _cart_units(app) == 0
-    (mail,) = _outbox(app)
+    (mail,) = outbox(app)
     assert mail["To"] == "camille@example.com"
     assert order.number in mail["Subject"]
     assert "€62.90" in mail.get_body(preferencelist=("plain",)).get_content()
@@ -198,10 +184,8 @@ def test_paying_through_stripe_confirms_order_takes_stock_and_empties_cart(
 
 
 def test_free_shipping_above_threshold_and_vat_split_by_rate(app, client, fake_stripe):
-    bowl = _product(app, stock_quantity=5, price_cents=4500, name="Saladier")
-    book = _product(
-        app, stock_quantity=5, price_cents=3900, name="Livre de recettes", vat_rate_bp=550
-    )
+    bowl = add_product(app, stock=5, price_cents=4500, name="Saladier")
+    book = add_product(app, stock=5, price_cents=3900, name="Livre de recettes", vat_rate_bp=550)
     add_to_cart(client, bowl, 1)
     add_to_cart(client, book, 1)
 
@@ -224,7 +208,7 @@ def test_stripe_tax_mode_sends_inclusive_prices_and_asks_for_automatic_tax(
     app, client, fake_stripe
 ):
     app.config["STRIPE_AUTOMATIC_TAX"] = True
-    pid = _product(app)
+    pid = add_product(app)
     add_to_cart(client, pid, 1)
 
     assert start_checkout(client).status_code == 303
@@ -237,7 +221,7 @@ def test_stripe_tax_mode_sends_inclusive_prices_and_asks_for_automatic_tax(
 
 def test_stripe_tax_breakdown_replaces_the_shop_rates_on_the_invoice(app, client, fake_stripe):
     app.config["STRIPE_AUTOMATIC_TAX"] = True
-    pid = _product(app, price_cents=2800)
+    pid = add_product(app, price_cents=2800)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     paid = fake_stripe.complete(session_id)
@@ -260,7 +244,7 @@ def test_stripe_tax_breakdown_replaces_the_shop_rates_on_the_invoice(app, client
 
 
 def test_logged_in_customer_is_prefilled_on_stripe(app, client, fake_stripe):
-    pid = _product(app)
+    pid = add_product(app)
     with app.app_context():
         user = User(email="camille@example.com", full_name="Camille")
         db.session.add(user)
@@ -287,7 +271,7 @@ def test_logged_in_customer_is_prefilled_on_stripe(app, client, fake_stripe):
 
 
 def test_checkout_refuses_a_cart_with_problems_and_creates_nothing(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=3)
+    pid = add_product(app, stock=3)
     add_to_cart(client, pid, 3)
     with app.app_context():  # two units sold elsewhere meanwhile
         db.session.get(Product, pid).stock_quantity = 1
@@ -307,8 +291,8 @@ def test_checkout_refuses_a_cart_with_problems_and_creates_nothing(app, client, 
 def test_checkout_names_the_product_that_sold_out_while_reserving(
     app, client, fake_stripe, monkeypatch
 ):
-    vase = _product(app, stock_quantity=1, name="Vase bleu")
-    cup = _product(app, stock_quantity=9, name="Tasse")
+    vase = add_product(app, stock=1, name="Vase bleu")
+    cup = add_product(app, stock=9, name="Tasse")
     add_to_cart(client, cup, 2)
     add_to_cart(client, vase, 1)
     # Another shopper takes the vase between the cart check and the reservation.
@@ -333,7 +317,7 @@ def test_checkout_names_the_product_that_sold_out_while_reserving(
     with app.app_context():
         assert db.session.scalar(select(func.count(Order.id))) == 0
         assert db.session.scalar(select(func.count(StockReservation.id))) == 0
-    assert _stock(app, cup) == 9  # the cup's reservation was rolled back too
+    assert stock_of(app, cup) == 9  # the cup's reservation was rolled back too
     assert fake_stripe.requests() == []
 
 
@@ -341,7 +325,7 @@ def test_checkout_names_the_product_that_sold_out_while_reserving(
 def test_stripe_failure_at_checkout_releases_units_and_keeps_the_cart(
     app, client, fake_stripe, failure
 ):
-    pid = _product(app, stock_quantity=4)
+    pid = add_product(app, stock=4)
     add_to_cart(client, pid, 2)
     fake_stripe.fail(failure)
 
@@ -349,7 +333,7 @@ def test_stripe_failure_at_checkout_releases_units_and_keeps_the_cart(
 
     assert response.status_code == 303 and response.headers["Location"].endswith("/cart")
     assert "nothing was charged" in client.get("/cart").get_data(as_text=True)
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
     assert _cart_units(app) == 2
     order = _only_order(app)
     assert order.status == OrderStatus.CANCELLED
@@ -359,7 +343,7 @@ def test_stripe_failure_at_checkout_releases_units_and_keeps_the_cart(
 def test_stripe_timeout_at_checkout_gives_up_quickly_and_releases_units(app, client, fake_stripe):
     app.config["STRIPE_TIMEOUT_SECONDS"] = 0.3
     fake_stripe.timeout_sleep = 0.8
-    pid = _product(app, stock_quantity=4)
+    pid = add_product(app, stock=4)
     add_to_cart(client, pid, 1)
     fake_stripe.fail("timeout")
 
@@ -371,13 +355,13 @@ def test_stripe_timeout_at_checkout_gives_up_quickly_and_releases_units(app, cli
     assert elapsed < 6  # 3 attempts of 0.3 s plus back-off, never Stripe's default 80 s
     assert len(fake_stripe.requests("POST", "/v1/checkout/sessions")) == 3  # 2 retries, same key
     assert len({r.idempotency_key for r in fake_stripe.requests("POST")}) == 1
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
     assert _cart_units(app) == 1
     assert _only_order(app).status == OrderStatus.CANCELLED
 
 
 def test_checkout_needs_the_csrf_token(app, client, fake_stripe):
-    pid = _product(app)
+    pid = add_product(app)
     add_to_cart(client, pid, 1)
 
     response = client.post("/checkout")
@@ -397,7 +381,7 @@ def test_empty_cart_cannot_check_out(app, client, fake_stripe):
 
 
 def test_success_page_settles_the_order_when_the_webhook_is_late(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     paid = fake_stripe.complete(session_id)
@@ -411,12 +395,12 @@ def test_success_page_settles_the_order_when_the_webhook_is_late(app, client, fa
     # The webhook arrives afterwards: nothing is fulfilled twice.
     assert deliver(client, "checkout.session.completed", paid).status_code == 200
     assert [e.kind for e in _only_order(app).events].count("paid") == 1
-    assert len(_outbox(app)) == 1
-    assert _stock(app, pid) == 4
+    assert len(outbox(app)) == 1
+    assert stock_of(app, pid) == 4
 
 
 def test_success_page_shows_a_delayed_payment_as_processing(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     fake_stripe.complete(session_id, payment_status="unpaid")
@@ -425,7 +409,7 @@ def test_success_page_shows_a_delayed_payment_as_processing(app, client, fake_st
 
     assert "being processed" in page.get_data(as_text=True)
     assert _only_order(app).status == OrderStatus.PAYMENT_PROCESSING
-    assert _stock(app, pid) == 4  # still reserved while the bank decides
+    assert stock_of(app, pid) == 4  # still reserved while the bank decides
     assert _cart_units(app) == 0  # the order is placed: its units left the cart
 
 
@@ -438,7 +422,7 @@ def test_success_page_for_an_unknown_session_is_not_found(app, client, fake_stri
 
 
 def test_success_page_says_payment_is_being_confirmed_when_stripe_is_down(app, client, fake_stripe):
-    pid = _product(app)
+    pid = add_product(app)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     fake_stripe.complete(session_id)
@@ -452,24 +436,24 @@ def test_success_page_says_payment_is_being_confirmed_when_stripe_is_down(app, c
 
 
 def test_cancel_link_releases_the_reservation_and_keeps_the_cart(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 2)
     session_id = session_id_from(start_checkout(client))
     order = _only_order(app)
-    assert _stock(app, pid) == 3
+    assert stock_of(app, pid) == 3
 
     response = client.get(f"/checkout/cancel?order={order.number}")
 
     assert response.status_code == 303 and response.headers["Location"].endswith("/cart")
     assert "nothing was charged" in client.get("/cart").get_data(as_text=True)
-    assert _stock(app, pid) == 5
+    assert stock_of(app, pid) == 5
     assert _cart_units(app) == 2
     assert _only_order(app).status == OrderStatus.CANCELLED
     assert fake_stripe.session(session_id)["status"] == "expired"  # can no longer be paid
 
 
 def test_cancel_link_of_another_visitor_changes_nothing(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 2)
     start_checkout(client)
     order = _only_order(app)
@@ -478,11 +462,11 @@ def test_cancel_link_of_another_visitor_changes_nothing(app, client, fake_stripe
     stranger.get(f"/checkout/cancel?order={order.number}")
 
     assert _only_order(app).status == OrderStatus.PENDING_PAYMENT
-    assert _stock(app, pid) == 3
+    assert stock_of(app, pid) == 3
 
 
 def test_cancel_after_paying_shows_the_order_instead_of_cancelling(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     fake_stripe.complete(session_id)  # paid; the webhook is not there yet
@@ -498,7 +482,7 @@ def test_cancel_after_paying_shows_the_order_instead_of_cancelling(app, client, 
 def test_checking_out_the_same_cart_twice_returns_to_the_same_payment_page(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock_quantity=3)
+    pid = add_product(app, stock=3)
     add_to_cart(client, pid, 2)
     first = start_checkout(client)
 
@@ -507,14 +491,14 @@ def test_checking_out_the_same_cart_twice_returns_to_the_same_payment_page(
     assert second.status_code == 303
     assert second.headers["Location"] == first.headers["Location"]
     assert len(fake_stripe.requests("POST", "/v1/checkout/sessions")) == 1
-    assert _stock(app, pid) == 1  # reserved once
+    assert stock_of(app, pid) == 1  # reserved once
     with app.app_context():
         assert db.session.scalar(select(func.count(Order.id))) == 1
 
 
 def test_checking_out_a_changed_cart_replaces_the_open_payment_page(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=3)
-    other = _product(app, stock_quantity=5, name="Tasse", price_cents=1500)
+    pid = add_product(app, stock=3)
+    other = add_product(app, stock=5, name="Tasse", price_cents=1500)
     add_to_cart(client, pid, 2)
     first = session_id_from(start_checkout(client))
     add_to_cart(client, other, 1)  # a second tab adds something
@@ -523,7 +507,7 @@ def test_checking_out_a_changed_cart_replaces_the_open_payment_page(app, client,
 
     assert first != second
     assert fake_stripe.session(first)["status"] == "expired"  # the old page can no longer be paid
-    assert _stock(app, pid) == 1 and _stock(app, other) == 4
+    assert stock_of(app, pid) == 1 and stock_of(app, other) == 4
     with app.app_context():
         statuses = dict(
             db.session.execute(select(Order.stripe_checkout_session_id, Order.status)).all()
@@ -559,7 +543,7 @@ def _test_payment(client, location: str, action: str, **fields):
 
 def test_keyless_test_payment_page_pays_through_the_same_webhook(keyless, client, fake_stripe):
     app = keyless
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 2)
 
     response = start_checkout(client)
@@ -575,8 +559,8 @@ def test_keyless_test_payment_page_pays_through_the_same_webhook(keyless, client
     assert order.status == OrderStatus.PAID
     assert order.email == "lea@example.com"
     assert order.shipping_address["city"] == "Lyon"
-    assert _stock(app, pid) == 3 and _cart_units(app) == 0
-    assert len(_outbox(app)) == 1
+    assert stock_of(app, pid) == 3 and _cart_units(app) == 0
+    assert len(outbox(app)) == 1
     with app.app_context():  # delivered as a signed event through the webhook's recorder
         from models import StripeEvent
 
@@ -588,7 +572,7 @@ def test_keyless_test_payment_page_pays_through_the_same_webhook(keyless, client
 
 def test_keyless_decline_cancels_the_order_and_keeps_the_cart(keyless, client):
     app = keyless
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 2)
     location = start_checkout(client).headers["Location"]
 
@@ -597,12 +581,12 @@ def test_keyless_decline_cancels_the_order_and_keeps_the_cart(keyless, client):
     assert response.headers["Location"].endswith("/cart")
     assert "declined" in client.get("/cart").get_data(as_text=True)
     assert _only_order(app).status == OrderStatus.CANCELLED
-    assert _stock(app, pid) == 5 and _cart_units(app) == 2
+    assert stock_of(app, pid) == 5 and _cart_units(app) == 2
 
 
 def test_keyless_cancel_goes_back_to_the_cart_and_releases(keyless, client):
     app = keyless
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     location = start_checkout(client).headers["Location"]
 
@@ -612,14 +596,14 @@ def test_keyless_cancel_goes_back_to_the_cart_and_releases(keyless, client):
 
     assert back.headers["Location"].endswith("/cart")
     assert _only_order(app).status == OrderStatus.CANCELLED
-    assert _stock(app, pid) == 5 and _cart_units(app) == 1
+    assert stock_of(app, pid) == 5 and _cart_units(app) == 1
     assert client.get(location).status_code == 200  # the page now says it expired
     assert "expired" in client.get(location).get_data(as_text=True)
 
 
 def test_keyless_delayed_payment_waits_then_the_bank_confirms(keyless, client):
     app = keyless
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     location = start_checkout(client).headers["Location"]
 
@@ -631,12 +615,12 @@ def test_keyless_delayed_payment_waits_then_the_bank_confirms(keyless, client):
     client.post(location, data={"csrf_token": csrf_from(confirm_page), "action": "confirm"})
 
     assert _only_order(app).status == OrderStatus.PAID
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
 
 
 def test_keyless_pay_needs_a_delivery_address(keyless, client):
     app = keyless
-    pid = _product(app)
+    pid = add_product(app)
     add_to_cart(client, pid, 1)
     location = start_checkout(client).headers["Location"]
 
@@ -656,7 +640,7 @@ def test_test_payment_page_does_not_exist_once_stripe_is_configured(app, client,
 def test_shop_that_disables_test_payments_refuses_checkout_without_stripe_key(keyless, client):
     app = keyless
     app.config["STRIPE_TEST_PAYMENTS"] = False
-    pid = _product(app)
+    pid = add_product(app)
     add_to_cart(client, pid, 1)
 
     response = start_checkout(client)
@@ -665,11 +649,11 @@ def test_shop_that_disables_test_payments_refuses_checkout_without_stripe_key(ke
     assert "not available" in client.get("/cart").get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count(Order.id))) == 0
-    assert _stock(app, pid) == 5
+    assert stock_of(app, pid) == 5
 
 
 def test_order_lines_are_snapshots_that_survive_catalogue_edits(app, client, fake_stripe):
-    pid = _product(app, price_cents=2800)
+    pid = add_product(app, price_cents=2800)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     with app.app_context():
@@ -688,7 +672,7 @@ def test_order_lines_are_snapshots_that_survive_catalogue_edits(app, client, fak
 def test_keyless_demo_shop_without_webhook_secret_still_signs_its_test_events(keyless, client):
     app = keyless
     app.config["STRIPE_WEBHOOK_SECRET"] = None
-    pid = _product(app, stock_quantity=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     location = start_checkout(client).headers["Location"]
 

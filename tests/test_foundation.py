@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from dotenv import dotenv_values
 
 from comptoir import create_app
-from comptoir.config import Config, ProductionConfig, TestConfig, normalize_database_url
+from comptoir.config import (
+    PROJECT_ROOT,
+    Config,
+    ProductionConfig,
+    TestConfig,
+    normalize_database_url,
+)
 from comptoir.extensions import db
 
 
@@ -78,10 +85,8 @@ def test_models_and_migrations_agree(app):
 
 
 def _include_name():
-    from pathlib import Path
-
     # Reuse the filter migrations/env.py applies, without running env.py itself.
-    source = (Path(__file__).resolve().parents[1] / "migrations" / "env.py").read_text()
+    source = (PROJECT_ROOT / "migrations" / "env.py").read_text()
     start = source.index("UNMANAGED_TABLE_PREFIXES")
     end = source.index("def render_item")
     namespace: dict = {}
@@ -140,8 +145,4 @@ def test_postgresql_pool_size_comes_from_the_settings():
 def test_env_example_is_safe_to_copy_as_is():
     """`cp .env.example .env` must change nothing: every setting there is commented out (a
     live DATABASE_URL once pointed `make run` at a database it does not create)."""
-    from dotenv import dotenv_values
-
-    from comptoir.config import PROJECT_ROOT
-
     assert dotenv_values(PROJECT_ROOT / ".env.example") == {}

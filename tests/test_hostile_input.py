@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 
 import pytest
 import stripe
@@ -21,12 +20,9 @@ from werkzeug.routing import IntegerConverter
 
 from comptoir.config import TestConfig
 from comptoir.extensions import db
-from comptoir.services.accounts import create_or_promote_staff, register_customer
-from comptoir.services.catalog import create_category, create_product
-from tests.helpers import csrf_from
-from tests.stripe_fake import add_to_cart, session_id_from, start_checkout
+from models import Role
+from tests.builders import PASSWORD, add_catalogue, add_user, checkout, csrf_from, log_in, serve
 
-PASSWORD = "un-mot-de-passe-solide"
 NUL = "\x00"
 IMPOSSIBLE_IDS = ["0", "2147483648", str(10**20)]
 ODD_STRINGS = [NUL, "a\x00b", "x" * 5000, "../../etc/passwd", "<script>alert(1)</script>", "²"]
@@ -52,33 +48,22 @@ def app_overrides(fake_stripe):
 
 @pytest.fixture
 def shop(app):
-    with app.app_context():
-        category = create_category(db.session, "Céramique")
-        product = create_product(
-            db.session, name="Bol en grès", price_cents=2800, stock_quantity=50, category=category
-        )
-        register_customer(db.session, "claire@example.com", PASSWORD, full_name="Claire")
-        create_or_promote_staff(db.session, "admin@example.com", PASSWORD, is_admin=True)
-        db.session.commit()
-        ids = {"product": product.id, "category": category.id}
+    ids = add_catalogue(
+        app, [{"name": "Bol en grès", "stock": 50, "category": "Céramique"}], ("Céramique",)
+    )
+    add_user(app, Role.CUSTOMER, "claire@example.com", "Claire")
+    add_user(app, Role.ADMIN, "admin@example.com")
     # A real order, so that order pages and actions have something to find.
-    buyer = app.test_client()
-    add_to_cart(buyer, ids["product"], 1)
-    session_id_from(start_checkout(buyer))
+    checkout(app.test_client(), ids["Bol en grès"], 1)
     return app
 
 
 def _signed_in(app, email: str | None):
+    """A client signed in through the login form (or anonymous), and its CSRF token."""
     client = app.test_client()
-    page = client.get("/account/login").get_data(as_text=True)
     if email:
-        response = client.post(
-            "/account/login",
-            data={"email": email, "password": PASSWORD, "csrf_token": csrf_from(page)},
-        )
-        assert response.status_code == 303, email
-        page = client.get("/cart").get_data(as_text=True)
-    return client, csrf_from(page)
+        assert log_in(client, email).status_code == 303, email
+    return client, csrf_from(client.get("/cart").get_data(as_text=True))
 
 
 def _rules(app):
@@ -262,14 +247,9 @@ def test_signed_webhook_bodies_that_are_not_events_are_refused(shop, payload):
 
 @pytest.fixture
 def served(shop):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, shop, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_port
-    server.shutdown()
-    server.server_close()
+    """The shop on a real HTTP server: its port."""
+    with serve(shop) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def _raw(port: int, request: bytes) -> int:

@@ -20,6 +20,7 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from comptoir.config import PROJECT_ROOT, Config, ProductionConfig
+from tests.builders import add_product
 
 TRANSLATIONS = PROJECT_ROOT / "comptoir" / "translations"
 PO = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"
@@ -205,14 +206,9 @@ def test_the_language_switch_is_remembered_and_wins_over_the_browser(client):
 
 
 def test_product_page_speaks_and_formats_prices_in_the_visitor_language(app, client):
-    from comptoir.extensions import db
-    from comptoir.services.catalog import create_product
-
-    with app.app_context():
-        few = create_product(db.session, name="Bol en grès", price_cents=2800, stock_quantity=2)
-        gone = create_product(db.session, name="Vase bleu", price_cents=4550, stock_quantity=0)
-        few_slug, gone_slug = few.slug, gone.slug
-        db.session.commit()
+    add_product(app, "Bol en grès", stock=2)
+    add_product(app, "Vase bleu", price_cents=4550, stock=0)
+    few_slug, gone_slug = "bol-en-gres", "vase-bleu"
 
     french = _page(client, f"/products/{few_slug}")
     assert "28,00 €" in french and "TTC" in french

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-import struct
+import random
 import time
-import zlib
 from pathlib import Path
 
-import pillow_heif
 import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import select
@@ -16,7 +14,6 @@ from sqlalchemy import select
 from comptoir import create_app
 from comptoir.config import TestConfig
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product
 from comptoir.services.images import (
     ImageRejected,
     add_product_image,
@@ -27,69 +24,19 @@ from comptoir.services.images import (
 )
 from comptoir.services.media import get_storage
 from models import Product, ProductImage
+from tests.builders import (
+    encode,
+    heic_with_gps,
+    jpeg,
+    jpeg_with_gps,
+    make_product,
+    photo,
+    png_declaring,
+)
 
-# --- building test files -------------------------------------------------------------------------
+LUNE = "Bol « Lune »"
 
-
-def encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **kw)
-    return buf.getvalue()
-
-
-def photo(width: int = 1600, height: int = 1200, color=(180, 120, 80)) -> Image.Image:
-    """A landscape picture with a red marker in its top-left corner (to see rotations)."""
-    img = Image.new("RGB", (width, height), color)
-    ImageDraw.Draw(img).rectangle((0, 0, width // 5, height // 5), fill=(255, 0, 0))
-    return img
-
-
-def jpeg_with_gps(width: int = 1600, height: int = 1200, orientation: int = 1) -> bytes:
-    exif = Image.Exif()
-    exif[0x0112] = orientation  # Orientation
-    exif[0x010F] = "PhoneMaker"  # Make
-    exif[0x0131] = "SecretCam 1.0"  # Software
-    gps = exif.get_ifd(0x8825)
-    gps[1] = "N"
-    gps[2] = (48.0, 51.0, 24.0)
-    gps[3] = "E"
-    gps[4] = (2.0, 21.0, 7.0)
-    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/>SecretXMP</x:xmpmeta>'
-    return encode(photo(width, height), "JPEG", exif=exif.tobytes(), xmp=xmp, quality=90)
-
-
-def heic_with_gps(width: int = 1600, height: int = 1200, orientation: int = 1) -> bytes:
-    """What an iPhone saves: HEIC with EXIF (orientation, GPS) and XMP. pillow-heif (a test
-    dependency) encodes it; the shop only decodes, with pi-heif."""
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    exif[0x010F] = "PhoneMaker"
-    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 24.0)
-    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF/>SecretXMP</x:xmpmeta>'
-    buf = io.BytesIO()
-    pillow_heif.from_pillow(photo(width, height)).save(
-        buf, quality=85, exif=exif.tobytes(), xmp=xmp
-    )
-    data = buf.getvalue()
-    assert data[4:12] == b"ftypheic" and b"PhoneMaker" in data and b"SecretXMP" in data
-    return data
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A ~100-byte PNG whose header claims width × height pixels (a decompression bomb)."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-        + chunk(b"IEND", b"")
-    )
+# --- reading what comes out ----------------------------------------------------------------------
 
 
 def webp_size(data: bytes) -> tuple[int, int]:
@@ -132,8 +79,6 @@ def test_files_that_are_not_jpeg_png_or_webp_are_refused(plain_app, data):
 
 
 def test_corrupted_files_are_refused_or_accepted_but_never_crash(plain_app):
-    import random
-
     rng = random.Random(7)
     originals = [encode(photo(64, 48), fmt) for fmt in ("JPEG", "PNG", "WEBP")]
     outcomes = set()
@@ -151,7 +96,7 @@ def test_corrupted_files_are_refused_or_accepted_but_never_crash(plain_app):
 
 
 def test_a_truncated_photo_is_refused_as_damaged(plain_app):
-    data = encode(photo(), "JPEG", quality=90)
+    data = jpeg(1600, 1200)
     with (
         plain_app.test_request_context(),
         pytest.raises(ImageRejected, match="damaged or incomplete"),
@@ -297,13 +242,9 @@ def test_a_truncated_heic_is_refused_with_a_message(plain_app):
 # --- the gallery service ------------------------------------------------------------------------
 
 
-def _product(session, name="Bol « Lune »"):
-    return create_product(session, name=name, price_cents=2800, stock_quantity=5)
-
-
 def test_a_phone_photo_is_stored_without_its_location_or_any_metadata(app):
     with app.app_context():
-        product = _product(db.session)
+        product = make_product(LUNE)
         image = add_product_image(db.session, product, jpeg_with_gps(), "Bol vu de face")
         db.session.commit()
         storage = get_storage()
@@ -328,7 +269,7 @@ class TestSmallUploadLimit:
         data = encode(Image.effect_noise((600, 400), 80).convert("RGB"), "JPEG", quality=95)
         assert len(data) > 20 * 1024
         with app.test_request_context():  # an admin upload happens in a request
-            product = _product(db.session)
+            product = make_product(LUNE)
             with pytest.raises(ImageRejected) as excinfo:
                 add_product_image(db.session, product, data, "")
             db.session.commit()
@@ -344,7 +285,7 @@ class TestSmallUploadLimit:
 
 def test_images_are_appended_in_order_and_alt_text_defaults_to_the_product_name(app):
     with app.app_context():
-        product = _product(db.session, "Vase soliflore « Sauge »")
+        product = make_product("Vase soliflore « Sauge »")
         first = add_product_image(
             db.session, product, encode(photo(400, 300), "PNG"), "  Vase,\n de face "
         )
@@ -361,7 +302,7 @@ def test_images_are_appended_in_order_and_alt_text_defaults_to_the_product_name(
 def test_the_same_photo_twice_on_one_product_is_refused(app):
     data = encode(photo(400, 300), "PNG")
     with app.test_request_context():
-        product = _product(db.session)
+        product = make_product(LUNE)
         add_product_image(db.session, product, data, "")
         with pytest.raises(ImageRejected, match="already in the product's gallery"):
             add_product_image(db.session, product, data, "")
@@ -369,8 +310,8 @@ def test_the_same_photo_twice_on_one_product_is_refused(app):
 
 def test_reordering_puts_the_chosen_photo_first_and_ignores_foreign_ids(app):
     with app.app_context():
-        product = _product(db.session)
-        other = _product(db.session, "Autre")
+        product = make_product(LUNE)
+        other = make_product("Autre")
         a, b, c = (
             add_product_image(
                 db.session, product, encode(photo(400, 300, (i * 60, 50, 50)), "PNG"), str(i)
@@ -386,7 +327,7 @@ def test_reordering_puts_the_chosen_photo_first_and_ignores_foreign_ids(app):
 
 def test_alt_text_can_be_edited(app):
     with app.app_context():
-        product = _product(db.session)
+        product = make_product(LUNE)
         image = add_product_image(db.session, product, encode(photo(400, 300), "PNG"), "old")
         update_alt_text(db.session, image, "Bol en grès, émail vert céladon " + "x" * 400)
         db.session.commit()
@@ -396,7 +337,7 @@ def test_alt_text_can_be_edited(app):
 
 def test_deleting_a_photo_removes_its_files_only_once_committed(app):
     with app.app_context():
-        product = _product(db.session)
+        product = make_product(LUNE)
         keep = add_product_image(db.session, product, encode(photo(400, 300), "PNG"), "")
         gone = add_product_image(
             db.session, product, encode(photo(400, 300, (0, 0, 200)), "PNG"), ""
@@ -419,7 +360,7 @@ def test_deleting_a_photo_removes_its_files_only_once_committed(app):
 
 def test_deleting_a_product_removes_its_photo_files(app):
     with app.app_context():
-        product = _product(db.session)
+        product = make_product(LUNE)
         image = add_product_image(db.session, product, encode(photo(400, 300), "PNG"), "")
         db.session.commit()
         keys = [image.key_for(w) for w in image.widths]

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from flask import render_template_string
+from moto.server import ThreadedMotoServer
 
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product
 from comptoir.services.images import add_product_image, delete_product_image
 from comptoir.services.media import (
     IMMUTABLE_CACHE_CONTROL,
@@ -20,14 +20,14 @@ from comptoir.services.media import (
     S3Storage,
     get_storage,
 )
-from tests.test_images import encode, jpeg_with_gps, photo
+from tests.builders import encode, jpeg_with_gps, make_product, photo
 
 # --- local storage and /media/ ------------------------------------------------------------------
 
 
 def test_uploaded_photo_is_served_with_long_immutable_cache_headers(app, client):
     with app.app_context():
-        product = create_product(db.session, name="Bol", price_cents=2800, stock_quantity=3)
+        product = make_product("Bol", stock=3)
         image = add_product_image(db.session, product, jpeg_with_gps(), "Bol")
         db.session.commit()
         url = get_storage().url(image.key_for(640))
@@ -137,8 +137,6 @@ def test_picture_macro_without_image_shows_a_silent_placeholder(app):
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    from moto.server import ThreadedMotoServer
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -217,7 +215,7 @@ class TestShopOnS3:
         self, app, client, s3_endpoint, s3_bucket
     ):
         with app.app_context():
-            product = create_product(db.session, name="Bague", price_cents=8900, stock_quantity=2)
+            product = make_product("Bague", price_cents=8900, stock=2)
             image = add_product_image(
                 db.session, product, encode(photo(1200, 900), "JPEG"), "Bague"
             )
@@ -245,7 +243,7 @@ class TestShopOnS3:
         self, app, s3_endpoint, s3_bucket
     ):
         with app.app_context():
-            product = create_product(db.session, name="Collier", price_cents=5900, stock_quantity=2)
+            product = make_product("Collier", price_cents=5900, stock=2)
             image = add_product_image(db.session, product, encode(photo(700, 500), "PNG"), "")
             db.session.commit()
             delete_product_image(db.session, image)

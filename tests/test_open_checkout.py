@@ -4,44 +4,38 @@ emails, Stripe calls without a database connection held, and who sees an order's
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from comptoir.extensions import db
-from comptoir.services.accounts import register_customer
-from comptoir.services.catalog import create_product
 from models import (
     CartItem,
     Order,
     OrderEvent,
     OrderStatus,
-    Product,
     ReservationStatus,
+    Role,
     StockReservation,
 )
-from tests.helpers import csrf_from, csrf_token
-from tests.stripe_fake import add_to_cart, deliver, session_id_from, start_checkout
-
-PASSWORD = "un-mot-de-passe-solide"
+from tests.builders import (
+    PASSWORD,
+    add_product,
+    add_to_cart,
+    add_user,
+    csrf_from,
+    csrf_token,
+    deliver,
+    log_in,
+    race,
+    session_id_from,
+    start_checkout,
+    stock_of,
+)
 
 
 @pytest.fixture
 def app_overrides(fake_stripe):
     return fake_stripe.settings()
-
-
-def _product(app, stock=5, price=2800, name="Bol en grès") -> int:
-    with app.app_context():
-        product = create_product(db.session, name=name, price_cents=price, stock_quantity=stock)
-        db.session.commit()
-        return product.id
-
-
-def _stock(app, pid) -> int:
-    with app.app_context():
-        return db.session.scalar(select(Product.stock_quantity).where(Product.id == pid))
 
 
 def _orders(app) -> list[tuple[str, str | None]]:
@@ -62,14 +56,8 @@ def _event_kinds(app) -> list[str]:
 
 
 def _sign_in(app, client, email="claire@example.com") -> None:
-    with app.app_context():
-        register_customer(db.session, email, PASSWORD, full_name="Claire Dubois")
-        db.session.commit()
-    token = csrf_token(client, "/account/login")
-    response = client.post(
-        "/account/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 303
+    add_user(app, Role.CUSTOMER, email, "Claire Dubois")
+    assert log_in(client, email).status_code == 303
 
 
 def _header_count(client) -> str:
@@ -82,8 +70,8 @@ def _header_count(client) -> str:
 
 
 def test_a_superseded_payment_page_paid_meanwhile_is_settled_not_lost(app, client, fake_stripe):
-    first_product = _product(app, stock=5)
-    second_product = _product(app, stock=5, name="Tasse", price=1500)
+    first_product = add_product(app, stock=5)
+    second_product = add_product(app, stock=5, name="Tasse", price_cents=1500)
     add_to_cart(client, first_product, 1)
     first = session_id_from(start_checkout(client))
     fake_stripe.complete(first)  # paid in tab A; the webhook has not arrived yet
@@ -94,11 +82,11 @@ def test_a_superseded_payment_page_paid_meanwhile_is_settled_not_lost(app, clien
     assert f"/checkout/success?session_id={first}" in response.headers["Location"]
     assert _orders(app) == [(OrderStatus.PAID, first)]
     assert _cart_lines(app) == {second_product: 1}  # the cup waits for its own checkout
-    assert _stock(app, first_product) == 4
+    assert stock_of(app, first_product) == 4
 
 
 def test_paying_a_superseded_page_after_the_fact_takes_the_units_again(app, client, fake_stripe):
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     first = session_id_from(start_checkout(client))
     add_to_cart(client, pid, 1)
@@ -110,11 +98,11 @@ def test_paying_a_superseded_page_after_the_fact_takes_the_units_again(app, clie
     assert deliver(client, "checkout.session.completed", late).status_code == 200
 
     assert _orders(app)[0] == (OrderStatus.PAID, first)
-    assert _stock(app, pid) == 5 - 1 - 2  # sold once, and the new checkout still holds 2
+    assert stock_of(app, pid) == 5 - 1 - 2  # sold once, and the new checkout still holds 2
 
 
 def test_a_superseded_page_whose_units_are_gone_is_refunded_and_flagged(app, client, fake_stripe):
-    pid = _product(app, stock=3)
+    pid = add_product(app, stock=3)
     add_to_cart(client, pid, 1)
     first = session_id_from(start_checkout(client))
     add_to_cart(client, pid, 1)
@@ -122,7 +110,7 @@ def test_a_superseded_page_whose_units_are_gone_is_refunded_and_flagged(app, cli
     someone_else = app.test_client()
     add_to_cart(someone_else, pid, 1)
     session_id_from(start_checkout(someone_else))  # …and the last one goes to another shopper
-    assert _stock(app, pid) == 0
+    assert stock_of(app, pid) == 0
 
     deliver(client, "checkout.session.completed", fake_stripe.complete(first))
 
@@ -131,11 +119,11 @@ def test_a_superseded_page_whose_units_are_gone_is_refunded_and_flagged(app, cli
         assert order.status == OrderStatus.REFUNDED
         assert order.needs_attention
     assert len(fake_stripe.requests("POST", "/v1/refunds")) == 1
-    assert _stock(app, pid) == 0
+    assert stock_of(app, pid) == 0
 
 
 def test_when_stripe_cannot_expire_the_old_page_no_second_page_is_opened(app, client, fake_stripe):
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     first = session_id_from(start_checkout(client))
     add_to_cart(client, pid, 1)
@@ -154,31 +142,16 @@ def test_when_stripe_cannot_expire_the_old_page_no_second_page_is_opened(app, cl
 def test_five_concurrent_submits_of_a_cart_hold_its_units_once_on_one_payable_page(
     app, fake_stripe
 ):
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     shopper = app.test_client()
     add_to_cart(shopper, pid, 2)
     token = csrf_token(shopper, "/cart")
-    barrier = threading.Barrier(5)
-    responses, errors = [None] * 5, []
+    responses = race([lambda: shopper.post("/checkout", data={"csrf_token": token})] * 5)
 
-    def submit(index):
-        try:
-            barrier.wait()
-            responses[index] = shopper.post("/checkout", data={"csrf_token": token})
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=submit, args=(i,)) for i in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert not errors, errors
     assert all(r.status_code == 303 for r in responses)
     locations = {r.headers["Location"] for r in responses}
     assert len(locations) == 1 and "checkout.stripe.test" in locations.pop()
-    assert _stock(app, pid) == 3  # 2 units held, once
+    assert stock_of(app, pid) == 3  # 2 units held, once
     with app.app_context():
         held = db.session.scalar(
             select(func.sum(StockReservation.quantity)).where(
@@ -195,34 +168,19 @@ def test_five_concurrent_submits_of_a_cart_hold_its_units_once_on_one_payable_pa
 def test_concurrent_submits_from_two_tabs_with_different_carts_leave_one_payable_page(
     app, fake_stripe
 ):
-    pid = _product(app, stock=10)
+    pid = add_product(app, stock=10)
     shopper = app.test_client()
     add_to_cart(shopper, pid, 1)
     token = csrf_token(shopper, "/cart")
     first = session_id_from(shopper.post("/checkout", data={"csrf_token": token}))
     add_to_cart(shopper, pid, 1)  # the cart changed: every submit below supersedes `first`
-    barrier = threading.Barrier(4)
-    errors = []
+    race([lambda: shopper.post("/checkout", data={"csrf_token": token})] * 4)
 
-    def submit():
-        try:
-            barrier.wait()
-            shopper.post("/checkout", data={"csrf_token": token})
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=submit) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-
-    assert not errors
     assert fake_stripe.session(first)["status"] == "expired"
     assert len([s for s in fake_stripe.sessions.values() if s["status"] == "open"]) == 1
     statuses = [status for status, _ in _orders(app)]
     assert statuses.count(OrderStatus.PENDING_PAYMENT) == 1
-    assert _stock(app, pid) == 8
+    assert stock_of(app, pid) == 8
 
 
 # --- Item 5: what one network may hold ----------------------------------------------------------
@@ -230,7 +188,7 @@ def test_concurrent_submits_from_two_tabs_with_different_carts_leave_one_payable
 
 def test_one_network_cannot_hold_more_units_than_the_cap(app, fake_stripe):
     app.config["CHECKOUT_MAX_HELD_UNITS_PER_IP"] = 3
-    pid = _product(app, stock=19)
+    pid = add_product(app, stock=19)
     same_network = {"REMOTE_ADDR": "198.51.100.7"}
     first, second = (app.test_client() for _ in range(2))
     first.environ_base.update(same_network)
@@ -246,7 +204,7 @@ def test_one_network_cannot_hold_more_units_than_the_cap(app, fake_stripe):
     assert "held in unpaid checkouts from your network" in second.get("/cart").get_data(
         as_text=True
     )
-    assert _stock(app, pid) == 17
+    assert stock_of(app, pid) == 17
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "203.0.113.50"
     add_to_cart(elsewhere, pid, 2)
@@ -255,7 +213,7 @@ def test_one_network_cannot_hold_more_units_than_the_cap(app, fake_stripe):
 
 def test_ipv6_visitors_of_one_network_share_their_hold(app, fake_stripe):
     app.config.update(CHECKOUT_MAX_HELD_UNITS_PER_IP=2)
-    pid = _product(app, stock=10)
+    pid = add_product(app, stock=10)
     first, second = app.test_client(), app.test_client()
     first.environ_base["REMOTE_ADDR"] = "2001:db8:1:2::10"
     second.environ_base["REMOTE_ADDR"] = "2001:db8:1:2:aaaa::99"  # same /64, another address
@@ -267,21 +225,21 @@ def test_ipv6_visitors_of_one_network_share_their_hold(app, fake_stripe):
 
 def test_checkout_starts_are_rate_limited_per_network(app, fake_stripe):
     app.config["CHECKOUT_RATE_LIMIT"] = "3 per minute"
-    pid = _product(app, stock=10)
+    pid = add_product(app, stock=10)
     client = app.test_client()
     add_to_cart(client, pid, 1)
     token = csrf_token(client, "/cart")
     statuses = [client.post("/checkout", data={"csrf_token": token}).status_code for _ in range(4)]
     assert statuses == [303, 303, 303, 429]
-    assert _stock(app, pid) == 9  # the throttled submit changed nothing
+    assert stock_of(app, pid) == 9  # the throttled submit changed nothing
 
 
 # --- Item 6: lines added after checkout started survive payment ---------------------------------
 
 
 def test_lines_added_in_another_tab_after_checkout_survive_the_payment(app, client, fake_stripe):
-    vase = _product(app, stock=5, name="Vase")
-    cup = _product(app, stock=5, name="Tasse", price=1500)
+    vase = add_product(app, stock=5, name="Vase")
+    cup = add_product(app, stock=5, name="Tasse", price_cents=1500)
     add_to_cart(client, vase, 1)
     session_id = session_id_from(start_checkout(client))  # tab A goes to Stripe
     add_to_cart(client, cup, 1)  # tab B adds a cup
@@ -297,7 +255,7 @@ def test_lines_added_in_another_tab_after_checkout_survive_the_payment(app, clie
 
 
 def test_a_guest_checkout_follows_the_shopper_who_signs_in(app, client, fake_stripe):
-    vase = _product(app, stock=5, name="Vase")
+    vase = add_product(app, stock=5, name="Vase")
     add_to_cart(client, vase, 1)
     session_id = session_id_from(start_checkout(client))
     _sign_in(app, client)  # the guest cart merges into the account's
@@ -317,7 +275,7 @@ def test_pay_later_empties_the_cart_when_placed_and_emails_when_the_bank_confirm
 ):
     if signed_in:
         _sign_in(app, client)
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
 
@@ -341,7 +299,7 @@ def test_pay_later_on_the_test_payment_page_confirms_by_email(app, client, signe
     app.config.update(STRIPE_SECRET_KEY=None, STRIPE_API_BASE=None)
     if signed_in:
         _sign_in(app, client)
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     location = start_checkout(client).headers["Location"]
     page = client.get(location).get_data(as_text=True)
@@ -364,7 +322,7 @@ def test_pay_later_on_the_test_payment_page_confirms_by_email(app, client, signe
 
 def test_a_failed_confirmation_email_is_never_reported_as_sent(app, client, fake_stripe):
     app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=9, STAFF_ALERT_EMAIL=None)  # refused
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
@@ -379,7 +337,7 @@ def test_a_failed_confirmation_email_is_never_reported_as_sent(app, client, fake
 
 
 def test_a_refused_delayed_payment_puts_the_items_back_in_the_cart(app, client, fake_stripe):
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 2)
     session_id = session_id_from(start_checkout(client))
     submitted = fake_stripe.complete(session_id, payment_status="unpaid")
@@ -389,7 +347,7 @@ def test_a_refused_delayed_payment_puts_the_items_back_in_the_cart(app, client, 
     deliver(client, "checkout.session.async_payment_failed", submitted)
 
     assert _cart_lines(app) == {pid: 2}
-    assert _stock(app, pid) == 5
+    assert stock_of(app, pid) == 5
 
 
 # --- Item 10: no connection held while Stripe is called -----------------------------------------
@@ -419,7 +377,7 @@ def _drop_the_shops_connections(app):
 def test_connections_dropped_during_the_stripe_call_do_not_fail_the_checkout(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     fake_stripe.while_answering("/v1/checkout/sessions", _drop_the_shops_connections(app))
 
@@ -428,14 +386,14 @@ def test_connections_dropped_during_the_stripe_call_do_not_fail_the_checkout(
     assert response.status_code == 303
     session_id = session_id_from(response)
     assert _orders(app) == [(OrderStatus.PENDING_PAYMENT, session_id)]
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
 
 
 @pytest.mark.postgresql_only
 def test_connections_dropped_while_the_success_page_asks_stripe_do_not_fail_it(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     fake_stripe.complete(session_id)
@@ -454,7 +412,7 @@ def test_connections_dropped_while_the_success_page_asks_stripe_do_not_fail_it(
 def test_the_success_page_shows_the_order_only_to_the_browser_that_placed_it(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
@@ -471,7 +429,7 @@ def test_the_success_page_shows_the_order_only_to_the_browser_that_placed_it(
 
 def test_the_signed_in_customer_sees_their_order_on_another_device(app, client, fake_stripe):
     _sign_in(app, client)
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     add_to_cart(client, pid, 1)
     session_id = session_id_from(start_checkout(client))
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
@@ -488,7 +446,7 @@ def test_the_signed_in_customer_sees_their_order_on_another_device(app, client, 
 
 
 def test_two_guest_sessions_can_no_longer_hold_all_nineteen_units(app, fake_stripe):
-    pid = _product(app, stock=19)
+    pid = add_product(app, stock=19)
     first, second = app.test_client(), app.test_client()
     add_to_cart(first, pid, 10)
     add_to_cart(second, pid, 9)
@@ -496,7 +454,7 @@ def test_two_guest_sessions_can_no_longer_hold_all_nineteen_units(app, fake_stri
     assert "checkout.stripe.test" in start_checkout(first).headers["Location"]
     assert start_checkout(second).headers["Location"].endswith("/cart")
 
-    assert _stock(app, pid) == 9  # 10 held by the first guest; 9 still on sale for others
+    assert stock_of(app, pid) == 9  # 10 held by the first guest; 9 still on sale for others
 
 
 def test_a_checkout_whose_submit_died_before_stripe_answered_is_recovered(app, fake_stripe):
@@ -505,7 +463,7 @@ def test_a_checkout_whose_submit_died_before_stripe_answered_is_recovered(app, f
     from comptoir.services import open_checkout
 
     app.config["STRIPE_MAX_NETWORK_RETRIES"] = 0  # wait at most timeout + 2 s
-    pid = _product(app, stock=5)
+    pid = add_product(app, stock=5)
     client = app.test_client()
     add_to_cart(client, pid, 2)
     with app.app_context():
@@ -526,4 +484,4 @@ def test_a_checkout_whose_submit_died_before_stripe_answered_is_recovered(app, f
     assert [r.idempotency_key for r in creates] == [first_key, first_key]
     assert len(fake_stripe.sessions) == 1  # Stripe replayed the same session
     assert [status for status, _ in _orders(app)] == [OrderStatus.PENDING_PAYMENT]
-    assert _stock(app, pid) == 3
+    assert stock_of(app, pid) == 3

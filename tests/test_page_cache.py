@@ -14,22 +14,16 @@ from sqlalchemy import text
 from comptoir import catalog_changes
 from comptoir.config import PROJECT_ROOT
 from comptoir.extensions import db
-from comptoir.services.catalog import create_category, create_product
-from tests.helpers import csrf_from
+from comptoir.services import stock
+from tests.builders import add_catalogue, csrf_from
 
 
 def _catalogue(app) -> tuple[int, str]:
-    with app.app_context():
-        category = create_category(db.session, "Céramique")
-        product = create_product(
-            db.session,
-            name="Bol en grès",
-            price_cents=2800,
-            stock_quantity=5,
-            category_id=category.id,
-        )
-        db.session.commit()
-        return product.id, product.slug
+    """One bowl (5 in stock) in one category: its id and slug."""
+    ids = add_catalogue(
+        app, [{"name": "Bol en grès", "stock": 5, "category": "Céramique"}], ("Céramique",)
+    )
+    return ids["Bol en grès"], "bol-en-gres"
 
 
 def test_each_visitor_gets_its_own_csrf_token_from_a_cached_page(app):
@@ -63,8 +57,6 @@ def test_a_sale_shows_at_once_on_a_cached_product_page(app):
         f"/products/{slug}", headers={"Accept-Language": "en"}
     ).get_data(as_text=True)
     with app.app_context():
-        from comptoir.services import stock
-
         stock.adjust_to(db.session, product_id, expected=5, new_quantity=1, user_id=None)
         db.session.commit()
     html = client.get(f"/products/{slug}", headers={"Accept-Language": "en"}).get_data(as_text=True)

@@ -8,10 +8,14 @@ import pytest
 from sqlalchemy import select, update
 
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product
-from models import LocalCheckoutSession, Order, OrderStatus, Product, utcnow
-from tests.helpers import csrf_from
-from tests.stripe_fake import add_to_cart, session_id_from, start_checkout
+from models import LocalCheckoutSession, Order, OrderStatus, utcnow
+from tests.builders import (
+    add_product,
+    add_to_cart,
+    checkout,
+    csrf_from,
+    stock_of,
+)
 
 
 @pytest.fixture
@@ -19,30 +23,11 @@ def app_overrides(fake_stripe):
     return fake_stripe.settings()
 
 
-def _product(app, stock_quantity=5) -> int:
-    with app.app_context():
-        product = create_product(
-            db.session, name="Bol", price_cents=2800, stock_quantity=stock_quantity
-        )
-        db.session.commit()
-        return product.id
-
-
-def _checkout(client, product_id, quantity=1) -> str:
-    add_to_cart(client, product_id, quantity)
-    return session_id_from(start_checkout(client))
-
-
 def _status(app, session_id) -> str:
     with app.app_context():
         return db.session.scalar(
             select(Order.status).where(Order.stripe_checkout_session_id == session_id)
         )
-
-
-def _stock(app, pid) -> int:
-    with app.app_context():
-        return db.session.get(Product, pid).stock_quantity
 
 
 def _age_reservations(app, minutes=1):
@@ -55,8 +40,8 @@ def _age_reservations(app, minutes=1):
 
 
 def test_reconcile_settles_a_paid_session_the_webhook_missed_once(app, client, runner, fake_stripe):
-    pid = _product(app)
-    session_id = _checkout(client, pid, 2)
+    pid = add_product(app, name="Bol")
+    session_id = checkout(client, pid, 2)
     fake_stripe.complete(session_id)  # paid, but no webhook ever arrives
 
     result = runner.invoke(args=["stripe-reconcile", "--since", "2"])
@@ -64,7 +49,7 @@ def test_reconcile_settles_a_paid_session_the_webhook_missed_once(app, client, r
     assert result.exit_code == 0, result.output
     assert "1 settled" in result.output
     assert _status(app, session_id) == OrderStatus.PAID
-    assert _stock(app, pid) == 3
+    assert stock_of(app, pid) == 3
     (listing,) = fake_stripe.requests("GET", "/v1/checkout/sessions")
     assert listing.params["status"] == "complete" and "gte" in listing.params["created"]
 
@@ -74,9 +59,9 @@ def test_reconcile_settles_a_paid_session_the_webhook_missed_once(app, client, r
 
 
 def test_reconcile_expires_stale_reservations_and_stripe_sessions(app, client, runner, fake_stripe):
-    pid = _product(app)
-    session_id = _checkout(client, pid, 2)
-    fresh = _checkout(app.test_client(), pid, 1)
+    pid = add_product(app, name="Bol")
+    session_id = checkout(client, pid, 2)
+    fresh = checkout(app.test_client(), pid, 1)
     with app.app_context():  # only the first one is past its end
         db.session.execute(
             update(Order)
@@ -84,7 +69,7 @@ def test_reconcile_expires_stale_reservations_and_stripe_sessions(app, client, r
             .values(reservation_expires_at=utcnow() - timedelta(minutes=1))
         )
         db.session.commit()
-    assert _stock(app, pid) == 2
+    assert stock_of(app, pid) == 2
 
     result = runner.invoke(args=["stripe-reconcile"])
 
@@ -92,19 +77,19 @@ def test_reconcile_expires_stale_reservations_and_stripe_sessions(app, client, r
     assert "1 stale reservation(s) released" in result.output
     assert _status(app, session_id) == OrderStatus.CANCELLED
     assert _status(app, fresh) == OrderStatus.PENDING_PAYMENT
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
     assert fake_stripe.session(session_id)["status"] == "expired"  # can no longer be paid
 
     again = runner.invoke(args=["stripe-reconcile"])
     assert "0 stale reservation(s) released" in again.output
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
 
 
 def test_reconcile_settles_instead_of_expiring_when_the_stale_session_was_paid(
     app, client, runner, fake_stripe
 ):
-    pid = _product(app)
-    session_id = _checkout(client, pid, 1)
+    pid = add_product(app, name="Bol")
+    session_id = checkout(client, pid, 1)
     fake_stripe.complete(session_id)
     _age_reservations(app)
     fake_stripe.fail("500", path="/v1/checkout/sessions$")  # the listing fails…
@@ -113,14 +98,14 @@ def test_reconcile_settles_instead_of_expiring_when_the_stale_session_was_paid(
 
     assert result.exit_code == 1 and "listing Checkout Sessions failed" in result.output
     assert _status(app, session_id) == OrderStatus.PAID  # …the stale order is still checked
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
 
 
 def test_reconcile_reports_errors_and_exits_non_zero_when_stripe_is_down(
     app, client, runner, fake_stripe
 ):
-    pid = _product(app)
-    session_id = _checkout(client, pid, 1)
+    pid = add_product(app, name="Bol")
+    session_id = checkout(client, pid, 1)
     fake_stripe.fail("401")
 
     result = runner.invoke(args=["stripe-reconcile"])
@@ -133,7 +118,7 @@ def test_reconcile_reports_errors_and_exits_non_zero_when_stripe_is_down(
 def test_reconcile_releases_units_of_a_checkout_that_never_reached_stripe(
     app, client, runner, fake_stripe
 ):
-    pid = _product(app)
+    pid = add_product(app, name="Bol")
     add_to_cart(client, pid, 2)
     with app.app_context():  # what a crash between the reservation and Stripe leaves behind
         from comptoir.services import cart as carts
@@ -149,26 +134,26 @@ def test_reconcile_releases_units_of_a_checkout_that_never_reached_stripe(
             locale="fr",
         )
         db.session.commit()
-    assert _stock(app, pid) == 3
+    assert stock_of(app, pid) == 3
     _age_reservations(app)
 
     result = runner.invoke(args=["stripe-reconcile"])
 
     assert "1 stale reservation(s) released" in result.output
-    assert _stock(app, pid) == 5
+    assert stock_of(app, pid) == 5
 
 
 def test_reconcile_in_keyless_test_mode_expires_local_sessions(app, client, runner):
     app.config.update(STRIPE_SECRET_KEY=None, STRIPE_API_BASE=None)
-    pid = _product(app)
-    session_id = _checkout(client, pid, 1)
+    pid = add_product(app, name="Bol")
+    session_id = checkout(client, pid, 1)
     _age_reservations(app)
 
     result = runner.invoke(args=["stripe-reconcile"])
 
     assert result.exit_code == 0, result.output
     assert _status(app, session_id) == OrderStatus.CANCELLED
-    assert _stock(app, pid) == 5
+    assert stock_of(app, pid) == 5
     with app.app_context():
         assert db.session.get(LocalCheckoutSession, session_id).status == "expired"
     page = client.get(f"/checkout/test-payment/{session_id}").get_data(as_text=True)
@@ -179,8 +164,8 @@ def test_reconcile_in_keyless_test_mode_settles_a_payment_whose_event_was_lost(
     app, client, runner, monkeypatch
 ):
     app.config.update(STRIPE_SECRET_KEY=None, STRIPE_API_BASE=None)
-    pid = _product(app)
-    session_id = _checkout(client, pid, 1)
+    pid = add_product(app, name="Bol")
+    session_id = checkout(client, pid, 1)
     monkeypatch.setattr("storefront.testpay.receive_webhook", lambda payload, sig: (500, "lost"))
     location = f"/checkout/test-payment/{session_id}"
     html = client.get(location).get_data(as_text=True)

@@ -9,9 +9,9 @@ from sqlalchemy import delete, update
 from comptoir.extensions import db
 from comptoir.services import stock
 from comptoir.services.browse import ProductFilters, find_products
-from comptoir.services.catalog import create_category, create_product
 from comptoir.services.search import MAX_TERMS, fts5_query, pg_tsquery, search_terms
-from models import Product
+from models import Category, Product
+from tests.builders import add_catalogue, add_product
 
 CATALOGUE = [
     ("Bol en céramique", "Tourné à la main, émail bleu."),
@@ -25,14 +25,20 @@ CATALOGUE = [
 
 @pytest.fixture
 def catalogue(app):
-    with app.app_context():
-        category = create_category(db.session, "Atelier")
-        for i, (name, description) in enumerate(CATALOGUE):
-            create_product(
-                db.session, name=name, description=description, price_cents=1000 + i,
-                stock_quantity=5, category=category,
-            )  # fmt: skip
-        db.session.commit()
+    add_catalogue(
+        app,
+        [
+            {
+                "name": name,
+                "description": description,
+                "price_cents": 1000 + i,
+                "stock": 5,
+                "category": "Atelier",
+            }
+            for i, (name, description) in enumerate(CATALOGUE)
+        ],
+        categories=("Atelier",),
+    )
     return app
 
 
@@ -97,9 +103,7 @@ def test_search_from_the_catalogue_page(catalogue):
 
 
 def test_a_new_product_is_found_at_once(catalogue):
-    with catalogue.app_context():
-        create_product(db.session, name="Vase soliflore", price_cents=900)
-        db.session.commit()
+    add_product(catalogue, "Vase soliflore", price_cents=900, stock=0)
     assert _search(catalogue, "soliflore") == ["Vase soliflore"]
 
 
@@ -202,15 +206,12 @@ def test_queries_sent_to_the_engines_are_quoted_prefixes():
 def test_category_name_finds_its_products_and_follows_a_rename(catalogue):
     app = catalogue
     assert sorted(_search(app, "atelier")) == sorted(name for name, _ in CATALOGUE)
-    with app.app_context():
-        from models import Category
-
-        ceramics = create_category(db.session, "Céramique")
-        create_product(
-            db.session, name="Vase Lune", description="Grès tourné.", price_cents=4200,
-            stock_quantity=3, category=ceramics,
-        )  # fmt: skip
-        db.session.commit()
+    add_catalogue(
+        app,
+        [{"name": "Vase Lune", "description": "Grès tourné.", "price_cents": 4200, "stock": 3,
+          "category": "Céramique"}],
+        categories=("Céramique",),
+    )  # fmt: skip
     assert "Vase Lune" in _search(app, "ceramique")
     with app.app_context():
         db.session.execute(

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from comptoir.demo.photos import DRAWERS, hex_rgb, render_photo
 from comptoir.demo.seed import plan_products, seed_bulk_products
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product, slugify
+from comptoir.services.catalog import slugify
 from comptoir.services.media import get_storage
-from models import Category, Product, ProductImage, StockMovement
+from models import Category, Product, ProductImage, StockMovement, User
+from tests.builders import add_product, log_in
 
 
 def _count(model) -> int:
@@ -99,9 +100,7 @@ def test_seed_command_builds_a_small_demo_shop_then_does_nothing(app, runner):
 
 
 def test_seed_never_mixes_demo_products_into_a_real_catalogue(app, runner):
-    with app.app_context():
-        create_product(db.session, name="Pièce unique", price_cents=9900, stock_quantity=1)
-        db.session.commit()
+    add_product(app, "Pièce unique", price_cents=9900, stock=1)
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
     assert "already has 1 products" in result.output
@@ -124,10 +123,6 @@ def test_bulk_products_for_benchmarks_are_fast_and_can_be_added_in_batches(app):
 
 
 def test_seed_prints_a_working_demo_admin_login_only_when_asked(app, runner):
-    from sqlalchemy import select
-
-    from models import User
-
     quiet = runner.invoke(args=["seed-demo", "--products", "0"])
     assert quiet.exit_code == 0, quiet.output
     assert "Demo staff login" not in quiet.output  # test/production: never implied
@@ -138,14 +133,7 @@ def test_seed_prints_a_working_demo_admin_login_only_when_asked(app, runner):
     assert result.exit_code == 0, result.output
     assert "Demo staff login (admin): atelier@comptoir.test / comptoir-demo-2026" in result.output
     client = app.test_client()
-    from tests.helpers import csrf_token
-
-    token = csrf_token(client, "/account/login")
-    response = client.post(
-        "/account/login",
-        data={"email": "atelier@comptoir.test", "password": "comptoir-demo-2026",
-              "csrf_token": token, "next": "/admin/"},
-    )  # fmt: skip
+    response = log_in(client, "atelier@comptoir.test", "comptoir-demo-2026", next="/admin/")
     assert response.status_code in (302, 303)
     assert response.headers["Location"].endswith("/admin/")
     assert client.get("/admin/").status_code == 200

@@ -10,9 +10,9 @@ from xml.etree import ElementTree
 import pytest
 
 from comptoir.extensions import db
-from comptoir.services.catalog import create_category, create_product
-from models import Category, Product, ProductImage
-from tests.helpers import csrf_token
+from comptoir.services.catalog import create_category
+from models import Category, Product
+from tests.builders import add_product, csrf_token, make_image_row, make_product
 
 
 @pytest.fixture
@@ -20,25 +20,14 @@ def shop(app):
     with app.app_context():
         ceramics = create_category(db.session, "Céramique", description="Bols, tasses et vases.")
         hidden = create_category(db.session, "Archives", is_active=False)
-        bowl = create_product(
-            db.session, name="Bol en grès", price_cents=2800, stock_quantity=5, sku="BOL-01",
-            category=ceramics, description="Tourné à la main dans notre atelier.",
+        bowl = make_product(
+            "Bol en grès", stock=5, sku="BOL-01", category=ceramics,
+            description="Tourné à la main dans notre atelier.",
         )  # fmt: skip
-        db.session.add(
-            ProductImage(
-                product_id=bowl.id,
-                position=0,
-                alt_text="Bol vu de haut",
-                storage_key=f"products/{bowl.id}/abc",
-                widths=[320, 1280],
-                width=1280,
-                height=960,
-                content_hash="abc",
-            )  # fmt: skip
-        )
-        create_product(db.session, name="Vase", price_cents=4500, category=ceramics)
-        create_product(db.session, name="Ancien", price_cents=100, is_active=False)
-        create_product(db.session, name="Archivé", price_cents=100, category=hidden)
+        make_image_row(bowl.id, name="abc", alt_text="Bol vu de haut", widths=(320, 1280))
+        make_product("Vase", price_cents=4500, stock=0, category=ceramics)
+        make_product("Ancien", price_cents=100, stock=0, is_active=False)
+        make_product("Archivé", price_cents=100, stock=0, category=hidden)
         db.session.commit()
     return app
 
@@ -167,12 +156,10 @@ def test_json_ld_offer_follows_availability(shop, client):
 
 
 def test_json_ld_cannot_be_broken_out_of_by_a_product_name(app, client):
-    with app.app_context():
-        create_product(
-            db.session, name="Evil </script><script>alert(1)</script> & co", price_cents=100,
-            slug="evil", description="<!-- x -->",
-        )  # fmt: skip
-        db.session.commit()
+    add_product(
+        app, "Evil </script><script>alert(1)</script> & co", price_cents=100, stock=0,
+        slug="evil", description="<!-- x -->",
+    )  # fmt: skip
     html = _page(client, "/products/evil")
     blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
     assert all("<" not in block and ">" not in block and "&" not in block for block in blocks)

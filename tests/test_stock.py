@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 
 from comptoir.extensions import db
 from comptoir.services import stock
-from comptoir.services.catalog import create_product
 from models import (
     Order,
     Product,
@@ -18,17 +17,7 @@ from models import (
     StockReservation,
     utcnow,
 )
-
-
-def _product(stock_quantity: int, **fields) -> int:
-    product = create_product(
-        db.session,
-        name=fields.pop("name", "Bol en grès"),
-        price_cents=2800,
-        stock_quantity=stock_quantity,
-        **fields,
-    )
-    return product.id
+from tests.builders import make_product
 
 
 def _order(number: str) -> int:
@@ -52,7 +41,7 @@ def _ledger_total(product_id: int) -> int:
 
 def test_reservation_takes_units_and_release_puts_them_back(app):
     with app.app_context():
-        pid = _product(5)
+        pid = make_product(stock=5).id
         oid = _order("T-1")
         stock.reserve(db.session, oid, [(pid, 2)], utcnow() + timedelta(minutes=30))
         db.session.commit()
@@ -67,7 +56,7 @@ def test_reservation_takes_units_and_release_puts_them_back(app):
 
 def test_releasing_twice_puts_units_back_only_once(app):
     with app.app_context():
-        pid = _product(4)
+        pid = make_product(stock=4).id
         oid = _order("T-2")
         stock.reserve(db.session, oid, [(pid, 3)], utcnow() + timedelta(minutes=30))
         stock.release(db.session, oid)
@@ -78,7 +67,10 @@ def test_releasing_twice_puts_units_back_only_once(app):
 
 def test_cannot_reserve_more_than_available_and_nothing_changes(app):
     with app.app_context():
-        cheap, scarce = _product(10, name="Tasse"), _product(1, name="Vase")
+        cheap, scarce = (
+            make_product(stock=10, name="Tasse").id,
+            make_product(stock=1, name="Vase").id,
+        )
         oid = _order("T-3")
         db.session.commit()
         with pytest.raises(stock.InsufficientStock) as excinfo:
@@ -94,7 +86,7 @@ def test_cannot_reserve_more_than_available_and_nothing_changes(app):
 
 def test_inactive_product_cannot_be_reserved(app):
     with app.app_context():
-        pid = _product(3, is_active=False)
+        pid = make_product(stock=3, is_active=False).id
         oid = _order("T-4")
         with pytest.raises(stock.InsufficientStock):
             stock.reserve(db.session, oid, [(pid, 1)], utcnow() + timedelta(minutes=30))
@@ -102,7 +94,7 @@ def test_inactive_product_cannot_be_reserved(app):
 
 def test_paid_order_converts_reservation_without_touching_stock_again(app):
     with app.app_context():
-        pid = _product(3)
+        pid = make_product(stock=3).id
         oid = _order("T-5")
         stock.reserve(db.session, oid, [(pid, 2)], utcnow() + timedelta(minutes=30))
         assert stock.convert_to_sale(db.session, oid) == []
@@ -115,7 +107,7 @@ def test_paid_order_converts_reservation_without_touching_stock_again(app):
 
 def test_payment_after_release_takes_units_again_when_still_available(app):
     with app.app_context():
-        pid = _product(3)
+        pid = make_product(stock=3).id
         oid = _order("T-6")
         stock.reserve(db.session, oid, [(pid, 2)], utcnow() + timedelta(minutes=30))
         stock.release(db.session, oid)
@@ -127,7 +119,10 @@ def test_payment_after_release_takes_units_again_when_still_available(app):
 
 def test_payment_after_release_fails_whole_order_when_units_were_sold(app):
     with app.app_context():
-        plenty, scarce = _product(10, name="Tasse"), _product(1, name="Vase")
+        plenty, scarce = (
+            make_product(stock=10, name="Tasse").id,
+            make_product(stock=1, name="Vase").id,
+        )
         late, other = _order("T-7"), _order("T-8")
         stock.reserve(db.session, late, [(plenty, 1), (scarce, 1)], utcnow())
         stock.release(db.session, late)
@@ -147,7 +142,7 @@ def test_payment_after_release_fails_whole_order_when_units_were_sold(app):
 
 def test_staff_adjustment_refuses_to_overwrite_a_concurrent_change(app):
     with app.app_context():
-        pid = _product(5)
+        pid = make_product(stock=5).id
         ok, value = stock.adjust_to(db.session, pid, expected=5, new_quantity=8, user_id=None)
         assert (ok, value) == (True, 8)
         ok, value = stock.adjust_to(db.session, pid, expected=5, new_quantity=2, user_id=None)

@@ -6,15 +6,13 @@ own database session and connection — exactly like concurrent gunicorn workers
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
 from comptoir.extensions import db
 from comptoir.services.catalog import create_product
 from models import Order, OrderStatus, Product, StockMovement
-from tests.stripe_fake import add_to_cart, signed_event, start_checkout
+from tests.builders import add_to_cart, race, signed_event, start_checkout
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -25,28 +23,6 @@ def app_overrides(fake_stripe):
     return fake_stripe.settings(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_size": 30, "max_overflow": 5}
     )
-
-
-def _race(calls):
-    """Run the callables in threads released at the same instant; return their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-    errors = []
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as exc:  # surfaced below, with the thread's own traceback
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
 
 
 def _session_id(response):
@@ -74,7 +50,7 @@ def test_twenty_four_shoppers_race_for_the_last_three_units_and_exactly_three_ar
     wave1, wave2 = shoppers[:12], shoppers[12:]
 
     # Wave 1 checks out at the same instant: three get a payment page, the others are refused.
-    responses = _race([lambda s=s: start_checkout(s) for s in wave1])
+    responses = race([lambda s=s: start_checkout(s) for s in wave1])
     first = [sid for sid in map(_session_id, responses) if sid]
     assert len(first) == 3
     assert all(r.headers["Location"].endswith("/cart") for r in responses if not _session_id(r))
@@ -95,7 +71,7 @@ def test_twenty_four_shoppers_race_for_the_last_three_units_and_exactly_three_ar
     calls = [lambda s=s: start_checkout(s) for s in wave2]
     for paid in late_payments.values():
         calls += [_post_event(app, "checkout.session.completed", paid)] * 2
-    results = _race(calls)
+    results = race(calls)
     second = [sid for sid in map(_session_id, results[: len(wave2)]) if sid]
     assert all(code == 200 for code in results[len(wave2) :])
 
@@ -107,7 +83,7 @@ def test_twenty_four_shoppers_race_for_the_last_three_units_and_exactly_three_ar
         settle.append(
             lambda sid=sid: app.test_client().get(f"/checkout/success?session_id={sid}").status_code
         )
-    assert all(code == 200 for code in _race(settle)) if settle else True
+    assert all(code == 200 for code in race(settle)) if settle else True
 
     with app.app_context():
         orders = {

@@ -10,46 +10,40 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from comptoir import create_app
-from comptoir.config import ProductionConfig, TestConfig
+from comptoir.config import DevelopmentConfig, ProductionConfig, TestConfig
 from comptoir.extensions import db
-from comptoir.services.accounts import register_customer
-from comptoir.services.catalog import create_category, create_product
-from comptoir.urls import ShopUrlError
-from tests.helpers import csrf_from
-from tests.stripe_fake import add_to_cart
+from comptoir.urls import ShopUrlError, external_url
+from models import Product, Role
+from tests.builders import (
+    add_catalogue,
+    add_to_cart,
+    add_user,
+    csrf_token,
+    make_product,
+    outbox,
+    request_password_reset,
+)
 
 EVIL = "evil.example"
 
 
 @pytest.fixture
 def shop(app):
-    with app.app_context():
-        ceramics = create_category(db.session, "Céramique")
-        create_product(
-            db.session, name="Bol en grès", price_cents=2800, stock_quantity=5, category=ceramics
-        )
-        register_customer(
-            db.session, "claire@example.com", "un-mot-de-passe-solide", full_name="Claire"
-        )
-        db.session.commit()
-    return app
-
-
-def _ask_reset(client, **headers) -> None:
-    page = client.get("/account/password-reset", headers=headers)
-    client.post(
-        "/account/password-reset",
-        data={"email": "claire@example.com", "csrf_token": csrf_from(page.get_data(as_text=True))},
-        headers=headers,
+    add_catalogue(
+        app, [{"name": "Bol en grès", "stock": 5, "category": "Céramique"}], ("Céramique",)
     )
+    add_user(app, Role.CUSTOMER, "claire@example.com", "Claire")
+    return app
 
 
 def test_password_reset_link_points_at_the_shop_whatever_host_the_request_claims(shop):
     client = shop.test_client()
-    _ask_reset(client, Host=EVIL)
-    (message,) = shop.extensions["outbox"]
+    request_password_reset(client, "claire@example.com", Host=EVIL)
+    (message,) = outbox(shop)
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert "http://localhost/account/password-reset/" in body
     assert EVIL not in message.as_string()
@@ -57,12 +51,10 @@ def test_password_reset_link_points_at_the_shop_whatever_host_the_request_claims
 
 @pytest.mark.parametrize("app_overrides", [{"PROXY_FIX_HOPS": 1}])
 def test_password_reset_link_ignores_a_forwarded_host_behind_the_proxy(shop):
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
     assert isinstance(shop.wsgi_app, ProxyFix)
     client = shop.test_client()
-    _ask_reset(client, **FORGED)
-    (message,) = shop.extensions["outbox"]
+    request_password_reset(client, "claire@example.com", **FORGED)
+    (message,) = outbox(shop)
     assert "http://localhost/account/password-reset/" in message.as_string()
     assert EVIL not in message.as_string()
 
@@ -72,17 +64,20 @@ def test_password_reset_link_ignores_a_forwarded_host_behind_the_proxy(shop):
 FORGED = {"X-Forwarded-Host": EVIL, "X-Forwarded-For": "203.0.113.9"}
 
 
+def _checkout_from_a_forged_host(shop):
+    """A bowl in the cart, then the Checkout button pressed with the forged host."""
+    client = shop.test_client()
+    with shop.app_context():
+        product_id = db.session.scalar(select(Product.id))
+    add_to_cart(client, product_id)
+    token = csrf_token(client, "/cart")
+    return client.post("/checkout", data={"csrf_token": token}, headers=FORGED)
+
+
 @pytest.mark.parametrize("app_overrides", [{"PROXY_FIX_HOPS": 1}])
 def test_stripe_return_urls_come_from_the_shop_url(shop, fake_stripe):
     shop.config.update(fake_stripe.settings())
-    client = shop.test_client()
-    with shop.app_context():
-        pid = db.session.scalar(db.select(db.text("id")).select_from(db.table("products")))
-    add_to_cart(client, pid)
-    from tests.helpers import csrf_token
-
-    token = csrf_token(client, "/cart")
-    response = client.post("/checkout", data={"csrf_token": token}, headers=FORGED)
+    response = _checkout_from_a_forged_host(shop)
     assert response.status_code == 303
     (created,) = fake_stripe.requests("POST", "/v1/checkout/sessions")
     assert created.params["success_url"].startswith("http://localhost/checkout/success?")
@@ -91,14 +86,7 @@ def test_stripe_return_urls_come_from_the_shop_url(shop, fake_stripe):
 
 @pytest.mark.parametrize("app_overrides", [{"PROXY_FIX_HOPS": 1}])
 def test_keyless_test_payment_page_is_on_the_shop_url(shop):
-    client = shop.test_client()
-    with shop.app_context():
-        pid = db.session.scalar(db.select(db.text("id")).select_from(db.table("products")))
-    add_to_cart(client, pid)
-    from tests.helpers import csrf_token
-
-    token = csrf_token(client, "/cart")
-    response = client.post("/checkout", data={"csrf_token": token}, headers=FORGED)
+    response = _checkout_from_a_forged_host(shop)
     assert response.headers["Location"].startswith("http://localhost/checkout/test-payment/")
 
 
@@ -145,7 +133,7 @@ def production(database_url, tmp_path):
         Production, SQLALCHEMY_DATABASE_URI=database_url, MEDIA_ROOT=str(tmp_path / "media")
     )
     with app.app_context():
-        create_product(db.session, name="Bol en grès", price_cents=2800, stock_quantity=5)
+        make_product("Bol en grès", stock=5)
         db.session.commit()
     yield app
     with app.app_context():
@@ -176,8 +164,6 @@ def test_shop_url_sets_url_building_for_commands_outside_a_request():
     assert app.config["SERVER_NAME"] == "boutique.example"
     assert app.config["PREFERRED_URL_SCHEME"] == "https"
     assert app.config["TRUSTED_HOSTS"] == ["boutique.example"]
-    from comptoir.urls import external_url
-
     with app.app_context():
         assert (
             external_url("catalog.product", slug="bol") == "https://boutique.example/products/bol"
@@ -185,8 +171,6 @@ def test_shop_url_sets_url_building_for_commands_outside_a_request():
 
 
 def test_development_works_without_any_url_setting():
-    from comptoir.config import DevelopmentConfig
-
     app = create_app(DevelopmentConfig, SQLALCHEMY_DATABASE_URI="sqlite://")
     assert app.config["SHOP_URL"] == "http://127.0.0.1:5000"
     assert app.config["TRUSTED_HOSTS"] is None
@@ -209,7 +193,7 @@ def test_production_refuses_a_forwarded_evil_host_too(production):
         headers={"Host": "boutique.example", "X-Forwarded-Host": EVIL},
     )
     assert response.status_code == 400
-    assert not production.extensions.get("outbox")
+    assert not outbox(production)
 
 
 def test_production_page_cache_never_sees_an_untrusted_host(production):

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
 from sqlalchemy import func, select
 
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product
 from comptoir.services.refunds import RefundError, refund_order
 from models import (
     MovementReason,
     Order,
     OrderStatus,
-    Product,
     ReservationStatus,
     StockMovement,
     StockReservation,
     StripeEvent,
 )
-from tests.stripe_fake import add_to_cart, deliver, session_id_from, signed_event, start_checkout
+from tests.builders import (
+    add_product,
+    checkout,
+    deliver,
+    mails_to,
+    order_for,
+    outbox,
+    race,
+    signed_event,
+    stock_of,
+)
 
 
 @pytest.fixture
@@ -29,61 +36,24 @@ def app_overrides(fake_stripe):
     return fake_stripe.settings(STAFF_ALERT_EMAIL="atelier@example.com")
 
 
-def _product(app, stock_quantity=5, price_cents=2800, **fields) -> int:
-    with app.app_context():
-        product = create_product(
-            db.session,
-            name=fields.pop("name", "Bol en grès"),
-            price_cents=price_cents,
-            stock_quantity=stock_quantity,
-            **fields,
-        )
-        db.session.commit()
-        return product.id
-
-
-def _checkout(app, client, product_id: int, quantity: int = 1) -> str:
-    add_to_cart(client, product_id, quantity)
-    return session_id_from(start_checkout(client))
-
-
-def _order(app, session_id: str) -> Order:
-    with app.app_context():
-        order = db.session.scalar(
-            select(Order).where(Order.stripe_checkout_session_id == session_id)
-        )
-        _ = (order.items, order.events, order.refunds, order.vat_lines)
-        db.session.expunge_all()
-        return order
-
-
-def _stock(app, product_id) -> int:
-    with app.app_context():
-        return db.session.scalar(select(Product.stock_quantity).where(Product.id == product_id))
-
-
 def _events(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(StripeEvent))
-
-
-def _mails(app, to: str | None = None):
-    return [m for m in app.extensions.get("outbox", []) if to is None or m["To"] == to]
 
 
 def _expire_reservation_and_release(app, client, fake_stripe, session_id):
     """Stripe expires the session and says so: the order is cancelled, units back on sale."""
     response = deliver(client, "checkout.session.expired", fake_stripe.expire(session_id))
     assert response.status_code == 200
-    assert _order(app, session_id).status == OrderStatus.CANCELLED
+    assert order_for(app, session_id).status == OrderStatus.CANCELLED
 
 
 # --- Authenticity and deduplication ---------------------------------------------------------------
 
 
 def test_replayed_event_changes_nothing(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 2)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 2)
     body, headers = signed_event("checkout.session.completed", fake_stripe.complete(session_id))
 
     first = client.post("/stripe/webhook", data=body, headers=headers)
@@ -91,25 +61,25 @@ def test_replayed_event_changes_nothing(app, client, fake_stripe):
 
     assert first.status_code == again.status_code == 200
     assert again.get_data(as_text=True) == "duplicate"
-    order = _order(app, session_id)
+    order = order_for(app, session_id)
     assert order.status == OrderStatus.PAID
     assert [e.kind for e in order.events].count("paid") == 1
-    assert _stock(app, pid) == 3
-    assert len(_mails(app, "client@example.com")) == 1
+    assert stock_of(app, pid) == 3
+    assert len(mails_to(app, "client@example.com")) == 1
     assert _events(app) == 1
 
 
 def test_a_second_event_for_the_same_payment_fulfils_nothing_more(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     paid = fake_stripe.complete(session_id)
 
     assert deliver(client, "checkout.session.completed", paid).status_code == 200
     response = deliver(client, "checkout.session.async_payment_succeeded", paid)
 
     assert response.get_data(as_text=True) == "already_settled"
-    assert _stock(app, pid) == 4
-    assert len(_mails(app, "client@example.com")) == 1
+    assert stock_of(app, pid) == 4
+    assert len(mails_to(app, "client@example.com")) == 1
 
 
 @pytest.mark.parametrize(
@@ -117,8 +87,8 @@ def test_a_second_event_for_the_same_payment_fulfils_nothing_more(app, client, f
     ["no_header", "wrong_secret", "body_changed", "too_old", "not_json"],
 )
 def test_bad_or_missing_signature_is_refused_and_changes_nothing(app, client, fake_stripe, tamper):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     paid = fake_stripe.complete(session_id)
     body, headers = signed_event("checkout.session.completed", paid)
     if tamper == "no_header":
@@ -144,9 +114,9 @@ def test_bad_or_missing_signature_is_refused_and_changes_nothing(app, client, fa
     response = client.post("/stripe/webhook", data=body, headers=headers)
 
     assert response.status_code == 400
-    assert _order(app, session_id).status == OrderStatus.PENDING_PAYMENT
+    assert order_for(app, session_id).status == OrderStatus.PENDING_PAYMENT
     assert _events(app) == 0
-    assert _stock(app, pid) == 4
+    assert stock_of(app, pid) == 4
 
 
 def test_unknown_event_type_is_acknowledged_and_ignored(app, client):
@@ -165,19 +135,19 @@ def test_webhook_needs_no_csrf_token_but_only_accepts_post(app, client):
 def test_expired_then_completed_takes_the_units_again_when_still_available(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 2)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 2)
     paid = fake_stripe.complete(session_id)  # paid at the last second…
     _expire_reservation_and_release(app, client, fake_stripe, session_id)  # …expiry delivered first
-    assert _stock(app, pid) == 5
+    assert stock_of(app, pid) == 5
 
     response = deliver(client, "checkout.session.completed", paid)
 
     assert response.status_code == 200
-    order = _order(app, session_id)
+    order = order_for(app, session_id)
     assert order.status == OrderStatus.PAID
     assert order.needs_attention is None
-    assert _stock(app, pid) == 3
+    assert stock_of(app, pid) == 3
     assert fake_stripe.requests("POST", "/v1/refunds") == []
     with app.app_context():
         sale = db.session.scalar(
@@ -189,21 +159,21 @@ def test_expired_then_completed_takes_the_units_again_when_still_available(
 def test_expired_then_completed_refunds_when_the_units_were_sold_meanwhile(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock_quantity=1)
-    late = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=1)
+    late = checkout(client, pid, 1)
     paid_late = fake_stripe.complete(late)
     _expire_reservation_and_release(app, client, fake_stripe, late)
     other = app.test_client()  # the released unit goes to someone else, who pays
-    quick = _checkout(app, other, pid, 1)
+    quick = checkout(other, pid, 1)
     assert (
         deliver(other, "checkout.session.completed", fake_stripe.complete(quick)).status_code == 200
     )
-    assert _stock(app, pid) == 0
+    assert stock_of(app, pid) == 0
 
     response = deliver(client, "checkout.session.completed", paid_late)
 
     assert response.status_code == 200
-    order = _order(app, late)
+    order = order_for(app, late)
     assert order.status == OrderStatus.REFUNDED
     assert "refunded" in order.needs_attention
     assert order.refunded_cents == order.total_cents
@@ -212,86 +182,84 @@ def test_expired_then_completed_refunds_when_the_units_were_sold_meanwhile(
     assert refund_call.params["payment_intent"] == paid_late["payment_intent"]
     assert refund_call.params["amount"] == str(order.total_cents)
     assert refund_call.idempotency_key == f"refund-stock_unavailable-{order.number}"
-    assert _stock(app, pid) == 0  # never below zero, never sold twice
-    assert _order(app, quick).status == OrderStatus.PAID
-    customer_mails = [m["Subject"] for m in _mails(app, "client@example.com")]
+    assert stock_of(app, pid) == 0  # never below zero, never sold twice
+    assert order_for(app, quick).status == OrderStatus.PAID
+    customer_mails = [m["Subject"] for m in mails_to(app, "client@example.com")]
     assert any("could not be completed" in s for s in customer_mails)
-    assert any(order.number in m["Subject"] for m in _mails(app, "atelier@example.com"))
+    assert any(order.number in m["Subject"] for m in mails_to(app, "atelier@example.com"))
 
 
 def test_a_late_expiry_never_cancels_a_paid_order(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
 
     response = deliver(client, "checkout.session.expired", fake_stripe.expire(session_id))
 
     assert response.status_code == 200
-    assert _order(app, session_id).status == OrderStatus.PAID
-    assert _stock(app, pid) == 4
+    assert order_for(app, session_id).status == OrderStatus.PAID
+    assert stock_of(app, pid) == 4
 
 
 def test_delayed_payment_keeps_units_until_the_bank_confirms(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 2)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 2)
 
     deliver(
         client,
         "checkout.session.completed",
         fake_stripe.complete(session_id, payment_status="unpaid"),
     )
-    assert _order(app, session_id).status == OrderStatus.PAYMENT_PROCESSING
-    assert _stock(app, pid) == 3
-    assert _mails(app, "client@example.com") == []
+    assert order_for(app, session_id).status == OrderStatus.PAYMENT_PROCESSING
+    assert stock_of(app, pid) == 3
+    assert mails_to(app, "client@example.com") == []
 
     deliver(client, "checkout.session.async_payment_succeeded", fake_stripe.set_paid(session_id))
-    assert _order(app, session_id).status == OrderStatus.PAID
-    assert _stock(app, pid) == 3
-    assert len(_mails(app, "client@example.com")) == 1
+    assert order_for(app, session_id).status == OrderStatus.PAID
+    assert stock_of(app, pid) == 3
+    assert len(mails_to(app, "client@example.com")) == 1
 
 
 def test_failed_delayed_payment_cancels_and_puts_units_back(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 2)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 2)
     unpaid = fake_stripe.complete(session_id, payment_status="unpaid")
     deliver(client, "checkout.session.completed", unpaid)
 
     deliver(client, "checkout.session.async_payment_failed", unpaid)
 
-    assert _order(app, session_id).status == OrderStatus.CANCELLED
-    assert _stock(app, pid) == 5
+    assert order_for(app, session_id).status == OrderStatus.CANCELLED
+    assert stock_of(app, pid) == 5
 
 
 # --- What was paid must be what was ordered -------------------------------------------------------
 
 
 def test_tampered_amount_is_not_fulfilled_but_refunded_and_flagged(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     underpaid = fake_stripe.complete(session_id, amount_total=100)
 
     response = deliver(client, "checkout.session.completed", underpaid)
 
     assert response.status_code == 200
-    order = _order(app, session_id)
+    order = order_for(app, session_id)
     assert order.status == OrderStatus.REFUNDED
     assert order.paid_at is None
     assert "does not match" in order.needs_attention
     (refund_call,) = fake_stripe.requests("POST", "/v1/refunds")
     assert refund_call.params["amount"] == "100"
-    assert _stock(app, pid) == 5  # reservation released, nothing sold
-    assert not any("confirmed" in m["Subject"] for m in _mails(app))
+    assert stock_of(app, pid) == 5  # reservation released, nothing sold
+    assert not any("confirmed" in m["Subject"] for m in outbox(app))
 
 
 def test_processing_failure_answers_500_and_leaves_nothing_half_written(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=1)
-    late = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=1)
+    late = checkout(client, pid, 1)
     paid_late = fake_stripe.complete(late)
     _expire_reservation_and_release(app, client, fake_stripe, late)
     other = app.test_client()
-    deliver(
-        other, "checkout.session.completed", fake_stripe.complete(_checkout(app, other, pid, 1))
-    )
+    deliver(other, "checkout.session.completed", fake_stripe.complete(checkout(other, pid, 1)))
     events_before = _events(app)
     fake_stripe.fail("500", path="/v1/refunds")  # the refund cannot be made right now
     body, headers = signed_event("checkout.session.completed", paid_late)
@@ -299,7 +267,7 @@ def test_processing_failure_answers_500_and_leaves_nothing_half_written(app, cli
     failed = client.post("/stripe/webhook", data=body, headers=headers)
 
     assert failed.status_code == 500
-    order = _order(app, late)
+    order = order_for(app, late)
     assert order.status == OrderStatus.CANCELLED and order.refunds == []
     assert order.needs_attention is None
     assert _events(app) == events_before  # not recorded: Stripe's retry will be processed
@@ -308,7 +276,7 @@ def test_processing_failure_answers_500_and_leaves_nothing_half_written(app, cli
     retried = client.post("/stripe/webhook", data=body, headers=headers)
 
     assert retried.status_code == 200
-    assert _order(app, late).status == OrderStatus.REFUNDED
+    assert order_for(app, late).status == OrderStatus.REFUNDED
     assert len({r.idempotency_key for r in fake_stripe.requests("POST", "/v1/refunds")}) == 1
 
 
@@ -316,24 +284,24 @@ def test_processing_failure_answers_500_and_leaves_nothing_half_written(app, cli
 
 
 def test_refund_made_in_the_stripe_dashboard_is_recorded(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
-    total = _order(app, session_id).total_cents
+    total = order_for(app, session_id).total_cents
 
     deliver(client, "charge.refunded", fake_stripe.charge_for(session_id, amount_refunded=1000))
-    order = _order(app, session_id)
+    order = order_for(app, session_id)
     assert (order.status, order.refunded_cents) == (OrderStatus.PAID, 1000)
 
     deliver(client, "charge.refunded", fake_stripe.charge_for(session_id, amount_refunded=total))
-    order = _order(app, session_id)
+    order = order_for(app, session_id)
     assert (order.status, order.refunded_cents) == (OrderStatus.REFUNDED, total)
     assert sum(r.amount_cents for r in order.refunds) == total
 
 
 def test_dispute_flags_the_order_for_staff(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     paid = fake_stripe.complete(session_id)
     deliver(client, "checkout.session.completed", paid)
     dispute = {
@@ -349,27 +317,27 @@ def test_dispute_flags_the_order_for_staff(app, client, fake_stripe):
     response = deliver(client, "charge.dispute.created", dispute)
 
     assert response.status_code == 200
-    order = _order(app, session_id)
+    order = order_for(app, session_id)
     assert order.disputed is True
     assert "disputed (fraudulent)" in order.needs_attention
     assert "dispute" in [e.kind for e in order.events]
-    assert len(_mails(app, "atelier@example.com")) == 1
+    assert len(mails_to(app, "atelier@example.com")) == 1
 
 
 def test_sale_taking_a_product_below_its_threshold_alerts_staff(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5, low_stock_threshold=3, sku="BOL-1")
-    session_id = _checkout(app, client, pid, 2)
+    pid = add_product(app, stock=5, low_stock_threshold=3, sku="BOL-1")
+    session_id = checkout(client, pid, 2)
 
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
 
-    (alert,) = _mails(app, "atelier@example.com")
+    (alert,) = mails_to(app, "atelier@example.com")
     text = alert.get_body(preferencelist=("plain",)).get_content()
     assert "Bol en grès (BOL-1)" in text and "3 left" in text
 
 
 def test_refund_order_in_full_restocks_and_marks_refunded(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 2)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 2)
     paid = fake_stripe.complete(session_id)
     deliver(client, "checkout.session.completed", paid)
 
@@ -380,25 +348,25 @@ def test_refund_order_in_full_restocks_and_marks_refunded(app, client, fake_stri
         assert refund.amount_cents == order.total_cents == order.refunded_cents
         assert order.status == OrderStatus.REFUNDED
         assert order.items[0].refunded_quantity == 2
-    assert _stock(app, pid) == 5
+    assert stock_of(app, pid) == 5
     (call,) = fake_stripe.requests("POST", "/v1/refunds")
     assert call.params["payment_intent"] == paid["payment_intent"]
     assert call.params["metadata"]["reason"] == "Colis abîmé"
     assert call.idempotency_key.startswith("refund-")
     # Stripe's charge.refunded for this very refund is already counted.
-    total = _order(app, session_id).total_cents
+    total = order_for(app, session_id).total_cents
     response = deliver(
         client, "charge.refunded", fake_stripe.charge_for(session_id, amount_refunded=total)
     )
     assert response.get_data(as_text=True) == "already counted"
-    assert len(_order(app, session_id).refunds) == 1
+    assert len(order_for(app, session_id).refunds) == 1
 
 
 def test_refund_order_in_part_keeps_the_order_paid_until_the_rest_is_refunded(
     app, client, fake_stripe
 ):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
 
     with app.app_context():
@@ -418,7 +386,7 @@ def test_refund_order_in_part_keeps_the_order_paid_until_the_rest_is_refunded(
         with pytest.raises(RefundError):
             refund_order(db.session, order, amount_cents=1)
         db.session.rollback()
-    assert _stock(app, pid) == 4  # no restock asked
+    assert stock_of(app, pid) == 4  # no restock asked
     assert len(fake_stripe.requests("POST", "/v1/refunds")) == 2
 
 
@@ -426,8 +394,8 @@ def test_refund_order_in_part_keeps_the_order_paid_until_the_rest_is_refunded(
 def test_refund_order_refuses_amounts_that_are_not_whole_positive_cents(
     app, client, fake_stripe, amount
 ):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     deliver(client, "checkout.session.completed", fake_stripe.complete(session_id))
 
     with app.app_context():
@@ -438,8 +406,8 @@ def test_refund_order_refuses_amounts_that_are_not_whole_positive_cents(
 
 
 def test_refund_order_refuses_unpaid_orders_and_reports_stripe_failures(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5)
-    session_id = _checkout(app, client, pid, 1)
+    pid = add_product(app, stock=5)
+    session_id = checkout(client, pid, 1)
     with app.app_context():
         order = db.session.scalar(select(Order))
         with pytest.raises(RefundError, match="paid"):
@@ -461,40 +429,29 @@ def test_refund_order_refuses_unpaid_orders_and_reports_stripe_failures(app, cli
 
 @pytest.mark.postgresql_only
 def test_completed_delivered_twice_at_the_same_moment_fulfils_once(app, client, fake_stripe):
-    pid = _product(app, stock_quantity=5, low_stock_threshold=0)
-    session_id = _checkout(app, client, pid, 2)
+    pid = add_product(app, stock=5, low_stock_threshold=0)
+    session_id = checkout(client, pid, 2)
     paid = fake_stripe.complete(session_id)
     same_event = signed_event("checkout.session.completed", paid, event_id="evt_same")
     other_event = signed_event("checkout.session.async_payment_succeeded", paid)
-    barrier = threading.Barrier(5)
-    results: list = []
 
     def webhook(body_headers):
         body, headers = body_headers
         own = app.test_client()  # own request context → own session and connection
-        barrier.wait()
-        results.append(own.post("/stripe/webhook", data=body, headers=headers).status_code)
+        return own.post("/stripe/webhook", data=body, headers=headers).status_code
 
-    def success_page():
-        barrier.wait()
-        results.append(client.get(f"/checkout/success?session_id={session_id}").status_code)
-
-    threads = [threading.Thread(target=webhook, args=(same_event,)) for _ in range(3)]
-    threads += [
-        threading.Thread(target=webhook, args=(other_event,)),
-        threading.Thread(target=success_page),
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    results = race(
+        [lambda: webhook(same_event)] * 3
+        + [lambda: webhook(other_event)]
+        + [lambda: client.get(f"/checkout/success?session_id={session_id}").status_code]
+    )
 
     assert sorted(results) == [200] * 5
-    order = _order(app, session_id)
+    order = order_for(app, session_id)
     assert order.status == OrderStatus.PAID
     assert [e.kind for e in order.events].count("paid") == 1
-    assert _stock(app, pid) == 3
-    assert len(_mails(app, "client@example.com")) == 1
+    assert stock_of(app, pid) == 3
+    assert len(mails_to(app, "client@example.com")) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(StripeEvent)) == 2
         statuses = db.session.scalars(select(StockReservation.status)).all()

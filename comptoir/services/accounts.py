@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from comptoir.services import audit, user_sessions
+from comptoir.services.mail import send_email
 from comptoir.services.passwords import (
     burn_password_check,
     hash_password,
@@ -203,8 +204,6 @@ def update_profile(
 def _notify_security_change(user: User, to: str, changed: list[str]) -> None:
     """Tell the address the account had until now: if someone else made the change, the real
     owner hears of it (and can reset the password from the new address's mail… or call us)."""
-    from comptoir.services.mail import send_email
-
     with user_locale(user):
         send_email(
             to,
@@ -266,8 +265,6 @@ def user_for_reset_token(session: Session, token: str) -> User:
 def request_password_reset(session: Session, email: str) -> bool:
     """Email a reset link when an active account has this address. Returns whether one was sent;
     callers must show the same message either way (no account enumeration)."""
-    from comptoir.services.mail import send_email
-
     user = find_user_by_email(session, email)
     if user is None or not user.is_active:
         return False

@@ -341,13 +341,6 @@ def remove_item(session: Session, cart: Cart, product_id: object) -> Product | N
     return product
 
 
-def clear_cart(session: Session, cart: Cart) -> None:
-    """Empty the cart (after a paid order); the cart row, and a guest's cookie, stay usable."""
-    cart.items.clear()
-    _touch(cart)
-    session.flush()
-
-
 def remove_ordered_units(session: Session, cart_id: int, lines: Iterable[tuple[int, int]]) -> None:
     """Take the units an order bought out of the cart it was placed from; flushes.
 

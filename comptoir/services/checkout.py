@@ -7,10 +7,11 @@ The checkout view runs these steps with a commit between the two halves, on purp
    conditional UPDATEs: two shoppers can never both get the last unit). Commit: the units are
    now held and the product rows are no longer locked, so other checkouts are never queued
    behind a slow call to Stripe.
-2. `open_payment` — create the Checkout Session from the ORDER (never from the cart again), with
-   an idempotency key derived from the order number, and store its id. If Stripe cannot be
-   reached, `abandon_order` releases the units and marks the order cancelled (kept, with its
-   timeline, so staff can see checkouts that failed); the cart is untouched.
+2. `open_checkout.payment_request` then the gateway — create the Checkout Session from the
+   ORDER (never from the cart again, `checkout_session_params`), with an idempotency key derived
+   from the order, and store its id. If Stripe cannot be reached, `abandon_order` releases the
+   units and marks the order cancelled (kept, with its timeline, so staff can see checkouts
+   that failed); the cart is untouched.
 
 A process that dies between 1 and 2 leaves a pending order whose reservation expires: the
 reconcile job releases it (`reservation_expires_at`). The session expires at the same moment as
@@ -27,7 +28,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import stripe
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -106,6 +106,46 @@ def new_order_number(session: Session) -> str:
             return number
 
 
+def price_lines(
+    order: Order, lines: Sequence[OrderLine], shipping: ShippingQuote | None = None
+) -> None:
+    """Freeze `lines` on `order` at today's prices and VAT rates: its items, shipping (the shop's
+    rate for this total unless given), totals and VAT breakdown per rate (`vat.breakdown`, the
+    same arithmetic every order and invoice uses)."""
+    for line in lines:
+        product = line.product
+        order.items.append(
+            OrderItem(
+                product_id=product.id,
+                product_name=product.name,
+                product_slug=product.slug,
+                unit_price_cents=product.price_cents,
+                vat_rate_bp=product.vat_rate_bp,
+                quantity=line.quantity,
+                line_total_cents=product.price_cents * line.quantity,
+            )
+        )
+    items_total = sum(item.line_total_cents for item in order.items)
+    if shipping is None:
+        shipping = shipping_for(items_total)
+    order.items_total_cents = items_total
+    order.shipping_cents = shipping.cents
+    order.shipping_method = shipping.name
+    order.total_cents = items_total + shipping.cents
+    amounts = [(item.line_total_cents, item.vat_rate_bp) for item in order.items]
+    amounts.append((shipping.cents, shipping.vat_rate_bp))
+    for line in vat.breakdown(amounts):
+        order.vat_lines.append(
+            OrderVatLine(
+                vat_rate_bp=line.rate_bp,
+                gross_cents=line.gross_cents,
+                net_cents=line.net_cents,
+                vat_cents=line.vat_cents,
+            )
+        )
+    order.vat_total_cents = sum(line.vat_cents for line in order.vat_lines)
+
+
 def place_order(
     session: Session,
     lines: Sequence[OrderLine],
@@ -139,37 +179,7 @@ def place_order(
         reservation_expires_at=expires_at,
         cart_id=cart_id,
     )
-    for line in lines:
-        product = line.product
-        order.items.append(
-            OrderItem(
-                product_id=product.id,
-                product_name=product.name,
-                product_slug=product.slug,
-                unit_price_cents=product.price_cents,
-                vat_rate_bp=product.vat_rate_bp,
-                quantity=line.quantity,
-                line_total_cents=product.price_cents * line.quantity,
-            )
-        )
-    items_total = sum(item.line_total_cents for item in order.items)
-    shipping = shipping_for(items_total)
-    order.items_total_cents = items_total
-    order.shipping_cents = shipping.cents
-    order.shipping_method = shipping.name
-    order.total_cents = items_total + shipping.cents
-    amounts = [(item.line_total_cents, item.vat_rate_bp) for item in order.items]
-    amounts.append((shipping.cents, shipping.vat_rate_bp))
-    for line in vat.breakdown(amounts):
-        order.vat_lines.append(
-            OrderVatLine(
-                vat_rate_bp=line.rate_bp,
-                gross_cents=line.gross_cents,
-                net_cents=line.net_cents,
-                vat_cents=line.vat_cents,
-            )
-        )
-    order.vat_total_cents = sum(line.vat_cents for line in order.vat_lines)
+    price_lines(order, lines)
     orders.add_event(
         order,
         "checkout_started",
@@ -250,31 +260,6 @@ def checkout_session_params(order: Order, *, success_url: str, cancel_url: str) 
     if automatic_tax:
         params["automatic_tax"] = {"enabled": True}
     return params
-
-
-def open_payment(session: Session, order: Order, *, success_url: str, cancel_url: str) -> str:
-    """Create the order's Checkout Session, store its id on the order and return its URL.
-
-    Idempotent on the order (key `checkout-<number>`): a retried call gets the same session.
-    Raises PaymentUnavailable when the gateway fails; nothing is written then.
-    """
-    params = checkout_session_params(order, success_url=success_url, cancel_url=cancel_url)
-    try:
-        checkout_session = payments.gateway().create_checkout_session(
-            params, idempotency_key=f"checkout-{order.number}"
-        )
-    except (stripe.StripeError, payments.PaymentsNotConfigured) as exc:
-        log.warning("Stripe Checkout Session for order %s failed: %r", order.number, exc)
-        raise PaymentUnavailable(str(exc)) from exc
-    order.stripe_checkout_session_id = checkout_session["id"]
-    orders.add_event(
-        order,
-        "payment_page_opened",
-        "Stripe Checkout Session created.",
-        {"checkout_session": checkout_session["id"]},
-    )
-    session.flush()
-    return checkout_session["url"]
 
 
 def abandon_order(session: Session, order_id: int, *, kind: str, message: str) -> bool:

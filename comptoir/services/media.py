@@ -18,7 +18,6 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import quote
 
 from flask import Flask, current_app
@@ -44,15 +43,6 @@ def validate_key(key: str) -> str:
     ):
         raise InvalidKey(f"invalid media key: {key!r}")
     return key
-
-
-class Storage(Protocol):
-    def save(self, key: str, data: bytes, content_type: str) -> None: ...
-    def read(self, key: str) -> bytes: ...
-    def open(self, key: str): ...
-    def delete(self, key: str) -> None: ...
-    def exists(self, key: str) -> bool: ...
-    def url(self, key: str) -> str: ...
 
 
 class LocalStorage:
@@ -117,6 +107,7 @@ class S3Storage:
         secret_access_key: str | None = None,
         public_url: str | None = None,
     ) -> None:
+        # Lazy: boto3 costs ~100 ms at start-up and only shops storing media on S3 need it.
         import boto3
         from botocore.config import Config as BotoConfig
 
@@ -170,7 +161,7 @@ class S3Storage:
         self.client.delete_object(Bucket=self.bucket, Key=validate_key(key))
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import ClientError  # lazy, like boto3 above
 
         try:
             self.client.head_object(Bucket=self.bucket, Key=validate_key(key))

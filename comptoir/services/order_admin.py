@@ -29,9 +29,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comptoir.money import money, parse_euros
-from comptoir.services import audit, orders, stock
+from comptoir.services import audit, orders, refunds, stock
 from comptoir.services.mail import send_email
 from comptoir.services.on_commit import on_commit
+from comptoir.services.refunds import RefundError, find_refund, refund_order
 from models import (
     Order,
     OrderEvent,
@@ -275,9 +276,7 @@ def resolve_attention(session: Session, number: str, *, actor_id: int | None) ->
 
 def refundable_cents(order: Order) -> int:
     """What can still be refunded: the amount paid minus what was already refunded."""
-    from comptoir.services.refunds import refundable_cents
-
-    return refundable_cents(order)
+    return refunds.refundable_cents(order)
 
 
 def parse_restock_lines(form: Mapping[str, str]) -> dict[int, int]:
@@ -329,8 +328,6 @@ def refund_from_admin(
     order's lock, a form posted twice gives back the refund the first post made. Returns
     (refund, replayed) — `replayed` True when nothing new was refunded.
     """
-    from comptoir.services.refunds import RefundError, find_refund, refund_order
-
     if not _FORM_KEY.fullmatch(form_key or ""):
         raise OrderActionError(
             _("This refund form is incomplete or out of date: reload the page and try again."), 400

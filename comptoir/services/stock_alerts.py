@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
+from comptoir.extensions import db
 from comptoir.services import notifications
 from comptoir.services.stock import StockChange
 
@@ -24,8 +25,6 @@ def notify_threshold_crossings(
     """Queue one staff email listing the products these changes took to/below their threshold
     or out of stock; it is sent after the session's next COMMIT (dropped on rollback)."""
     if session is None:
-        from comptoir.extensions import db
-
         session = db.session
     changes = [change for change in changes if change.after < change.before]
     if changes:

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.builders import serve
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 LAUNCH_ARGS = [
@@ -115,22 +116,10 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app) -> Iterator[LiveServer]:
-    """`app` served over real HTTP on 127.0.0.1 (free port) until the test ends."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    url = f"http://127.0.0.1:{server.server_port}"
-    # The shop's public address is this server: Stripe return URLs and the test-payment page
-    # are built from it, as in production from SHOP_URL.
-    app.config.update(SHOP_URL=url, SERVER_NAME=url.removeprefix("http://"))
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
+    """`app` served over real HTTP on 127.0.0.1 (free port), as the shop's public address, until
+    the test ends (builders.serve)."""
+    with serve(app) as url:
         yield LiveServer(app=app, url=url)
-    finally:
-        server.shutdown()  # waits for serve_forever to return
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _context(browser, **options):

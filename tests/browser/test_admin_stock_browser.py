@@ -4,35 +4,15 @@ form posts and comes back with a flash message. No CSP violation on the admin pa
 
 from __future__ import annotations
 
-import pytest
-
 from comptoir.extensions import db
 from comptoir.services import stock
-from models import Product, Role
-from tests.admin_support import install_test_routes, make_order, make_product, make_user
+from models import Product
+from tests.builders import add_product, make_order, stock_of
 
 
-@pytest.fixture(autouse=True)
-def _test_routes(app):
-    install_test_routes(app)
-
-
-def _setup(app) -> tuple[int, int]:
-    with app.app_context():
-        staff_id = make_user(Role.STAFF, "staff@example.com")
-        product = make_product("Bol", stock_quantity=10)
-        db.session.commit()
-        return staff_id, product.id
-
-
-def _stock(app, product_id: int) -> int:
-    with app.app_context():
-        return db.session.get(Product, product_id).stock_quantity
-
-
-def test_inline_stock_edit_saves_in_place_and_shows_a_conflict(live_server, page):
+def test_inline_stock_edit_saves_in_place_and_shows_a_conflict(live_server, page, staff_id):
     app = live_server.app
-    staff_id, product_id = _setup(app)
+    product_id = add_product(app, "Bol", stock=10)
     violations = []
     page.on("console", lambda m: "Content Security Policy" in m.text and violations.append(m.text))
     page.goto(live_server(f"/_test/login/{staff_id}"))
@@ -44,7 +24,7 @@ def test_inline_stock_edit_saves_in_place_and_shows_a_conflict(live_server, page
     page.wait_for_selector(f"{form} .stock-form__message--success")
     assert page.url == live_server("/admin/products")  # swapped in place, no navigation
     assert page.get_attribute(f"{form} input[name=expected]", "value") == "8"
-    assert _stock(app, product_id) == 8
+    assert stock_of(app, product_id) == 8
 
     # Meanwhile a checkout takes 3 units: the form still believes there are 8.
     with app.app_context():
@@ -55,16 +35,16 @@ def test_inline_stock_edit_saves_in_place_and_shows_a_conflict(live_server, page
     page.wait_for_selector(f"{form} .stock-form__message--conflict")
     assert "5" in page.inner_text(f"{form} .stock-form__message--conflict")
     assert page.input_value(f"{form} input[name=stock_quantity]") == "5"
-    assert _stock(app, product_id) == 5  # the sale was not overwritten
+    assert stock_of(app, product_id) == 5  # the sale was not overwritten
 
     page.goto(live_server("/admin/"))
     assert page.locator("svg.sales-chart__svg rect.sales-chart__bar").count() == 30
     assert violations == []
 
 
-def test_without_javascript_the_stock_form_posts_and_comes_back(live_server, nojs_page):
+def test_without_javascript_the_stock_form_posts_and_comes_back(live_server, nojs_page, staff_id):
     app = live_server.app
-    staff_id, product_id = _setup(app)
+    product_id = add_product(app, "Bol", stock=10)
     nojs_page.goto(live_server(f"/_test/login/{staff_id}"))
     nojs_page.goto(live_server("/admin/products/stock-alerts"))
     nojs_page.goto(live_server("/admin/products?q=bol"))
@@ -82,4 +62,4 @@ def test_without_javascript_the_stock_form_posts_and_comes_back(live_server, noj
     with nojs_page.expect_navigation():
         nojs_page.click(f"{form} button[type=submit]")
     assert nojs_page.is_visible("#flashes .flash-success")
-    assert _stock(app, product_id) == 2
+    assert stock_of(app, product_id) == 2

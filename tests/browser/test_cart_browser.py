@@ -6,25 +6,18 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from comptoir.extensions import db
-from comptoir.services.catalog import create_category, create_product
+from tests.builders import add_catalogue
 
 COUNT = "#cart-count .cart-link__count"
 
 
 @pytest.fixture
 def shop(app, live_server):
-    with app.app_context():
-        ceramics = create_category(db.session, "Céramique", slug="ceramique")
-        create_product(
-            db.session,
-            name="Bol en grès",
-            slug="bol-en-gres",
-            price_cents=2800,
-            stock_quantity=5,
-            category_id=ceramics.id,
-        )
-        db.session.commit()
+    add_catalogue(
+        app,
+        [{"name": "Bol en grès", "slug": "bol-en-gres", "stock": 5, "category": "Céramique"}],
+        ("Céramique",),
+    )
     return live_server
 
 

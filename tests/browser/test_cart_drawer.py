@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from comptoir.extensions import db
-from comptoir.services.catalog import create_product
+from tests.builders import add_product
 
-
-def _product(app, stock: int = 3) -> str:
-    with app.test_request_context():
-        product = create_product(db.session, name="Bol", price_cents=2800, stock_quantity=stock)
-        db.session.commit()
-        return product.slug
+URL = "/products/bol"
 
 
 def test_add_to_cart_opens_the_drawer_and_refusals_show_in_the_flash_area(live_server, page):
-    slug = _product(live_server.app, stock=3)
-    page.goto(live_server(f"/products/{slug}"))
+    add_product(live_server.app, "Bol", stock=3)
+    page.goto(live_server(URL))
     page.fill("form.add-to-cart input[name=quantity]", "2")
     page.click("form.add-to-cart button[type=submit]")
 
     page.wait_for_selector("#cart-drawer.is-open")
-    assert page.url == live_server(f"/products/{slug}")  # no navigation: htmx swapped the drawer
+    assert page.url == live_server(URL)  # no navigation: htmx swapped the drawer
     assert "2" in page.get_attribute("#cart-count", "aria-label")
     assert page.is_visible("#flashes .flash-success")
     # Focus moves into the drawer (autofocus, once htmx has processed the new content).
@@ -43,11 +37,11 @@ def test_add_to_cart_opens_the_drawer_and_refusals_show_in_the_flash_area(live_s
 
 
 def test_without_javascript_add_to_cart_posts_and_comes_back(live_server, nojs_page):
-    slug = _product(live_server.app)
-    nojs_page.goto(live_server(f"/products/{slug}"))
+    add_product(live_server.app, "Bol", stock=3)
+    nojs_page.goto(live_server(URL))
     with nojs_page.expect_navigation():  # POST, then 303 back to the same product page
         nojs_page.click("form.add-to-cart button[type=submit]")
-    assert nojs_page.url == live_server(f"/products/{slug}")
+    assert nojs_page.url == live_server(URL)
     assert nojs_page.is_visible("#flashes .flash-success")
     assert not nojs_page.is_visible("#cart-drawer")
     with nojs_page.expect_navigation():

@@ -11,8 +11,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from comptoir.extensions import db
-from comptoir.services.catalog import create_category, create_product
+from tests.builders import add_catalogue
 
 CERAMICS = {"Bol en grès", "Vase bleu", "Tasse lune", "Assiette plate"}
 CANDLES = {"Bougie figue", "Bougie lavande"}
@@ -29,26 +28,27 @@ def app_overrides():
 @pytest.fixture
 def shop(app, live_server):
     """A small catalogue built through the real services, served on a live server."""
-    with app.app_context():
-        ceramics = create_category(db.session, "Céramique", slug="ceramique", position=0)
-        candles = create_category(db.session, "Bougies", slug="bougies", position=1)
-        for name, price, stock, category in (
-            ("Bol en grès", 2800, 5, ceramics),
-            ("Vase bleu", 4500, 0, ceramics),
-            ("Tasse lune", 1900, 2, ceramics),
-            ("Assiette plate", 3200, 4, ceramics),
-            ("Bougie figue", 2400, 10, candles),
-            ("Bougie lavande", 2600, 0, candles),
-        ):
-            create_product(
-                db.session,
-                name=name,
-                price_cents=price,
-                stock_quantity=stock,
-                category_id=category.id,
-                description=f"{name}, fait main en France.",
+    add_catalogue(
+        app,
+        [
+            {
+                "name": name,
+                "price_cents": price,
+                "stock": stock,
+                "category": category,
+                "description": f"{name}, fait main en France.",
+            }
+            for name, price, stock, category in (
+                ("Bol en grès", 2800, 5, "Céramique"),
+                ("Vase bleu", 4500, 0, "Céramique"),
+                ("Tasse lune", 1900, 2, "Céramique"),
+                ("Assiette plate", 3200, 4, "Céramique"),
+                ("Bougie figue", 2400, 10, "Bougies"),
+                ("Bougie lavande", 2600, 0, "Bougies"),
             )
-        db.session.commit()
+        ],
+        categories=("Céramique", "Bougies"),  # slugs ceramique, bougies; in this order
+    )
     return live_server
 
 

@@ -9,19 +9,15 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product
 from models import Order, Product
+from tests.builders import add_product
 
 COUNT = "#cart-count .cart-link__count"
 
 
 def _product(app, stock: int = 3) -> str:
-    with app.test_request_context():
-        product = create_product(
-            db.session, name="Vase « Lune »", price_cents=2800, stock_quantity=stock
-        )
-        db.session.commit()
-        return product.slug
+    with app.app_context():
+        return db.session.get(Product, add_product(app, "Vase « Lune »", stock=stock)).slug
 
 
 def _pay_on_the_test_page(page) -> None:

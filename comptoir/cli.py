@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 from flask import Flask, current_app
 
+from comptoir import jobs
 from comptoir.extensions import db
 from comptoir.services import user_sessions
 from comptoir.services.accounts import AccountError, create_or_promote_staff
@@ -76,6 +77,25 @@ def register_cli(app: Flask) -> None:
         click.echo(str(summary))
         if summary.errors:
             raise SystemExit(1)
+
+    @app.cli.command("worker")
+    @click.option("--concurrency", default=2, show_default=True, type=click.IntRange(1, 64),
+                  help="Jobs run at once by this process.")  # fmt: skip
+    @click.option("--burst", is_flag=True, help="Run what is due, then stop (no waiting).")
+    def worker_command(concurrency: int, burst: bool) -> None:
+        """Run background jobs and the periodic ones (stripe-reconcile every 10 minutes,
+        purge-carts daily) until stopped; the Procfile's `worker:` process."""
+        if not jobs.uses_queue():
+            raise click.ClickException(
+                "The job queue needs PostgreSQL (DATABASE_URL). With SQLite (make run) jobs run "
+                "in the web process right after each commit; no worker is needed."
+            )
+        url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+        jobs.bind(current_app._get_current_object())
+        click.echo(f"Worker started (concurrency {concurrency}).")
+        jobs.worker_queue(url).run_worker(
+            concurrency=concurrency, wait=not burst, install_signal_handlers=not burst
+        )
 
     @app.cli.command("purge-carts")
     def purge_carts_command() -> None:

@@ -15,7 +15,7 @@ from flask_babel import (
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import models  # noqa: F401  (register every table on the metadata)
-from comptoir import auth, input_guard, shop_time, templating
+from comptoir import auth, input_guard, jobs, shop_time, templating
 from comptoir.cli import register_cli
 from comptoir.config import PROJECT_ROOT, Config, config_from_env
 from comptoir.errors import register_error_handlers
@@ -62,6 +62,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     register_error_handlers(app)
 
     register_cli(app)
+    jobs.bind(app)  # the app a worker's jobs run in
     return app
 
 

@@ -43,8 +43,9 @@ target_db = current_app.extensions['migrate'].db
 
 
 # Database objects that live outside the models on purpose (created by hand-written migrations):
-# the SQLite FTS5 search index and its shadow tables, and the reporting views.
-UNMANAGED_TABLE_PREFIXES = ("product_search",)
+# the SQLite FTS5 search index and its shadow tables, the reporting views, and procrastinate's
+# job queue tables (0011_jobs, procrastinate's own schema).
+UNMANAGED_TABLE_PREFIXES = ("product_search", "procrastinate_")
 UNMANAGED_NAMES = {"sales_stats", "stock_alerts"}
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import procrastinate
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app
 from procrastinate import connector, psycopg_connector, sync_psycopg_connector
 from psycopg.types.json import Jsonb
 
@@ -43,13 +43,15 @@ RETRY = procrastinate.RetryStrategy(max_attempts=10, exponential_wait=2)
 class SessionConnector(connector.BaseAsyncConnector):
     """Procrastinate's queries on the current request's SQLAlchemy connection (and transaction).
 
-    Only for deferring: the worker uses `PsycopgConnector` (see `worker_queue`), and so do the
-    worker's own defers outside any app context (periodic jobs) through `worker_connector`."""
+    Only for deferring from code (`task.defer`, the sync methods): the worker uses
+    `PsycopgConnector` (see `worker_queue`), and the worker's own asynchronous defers (periodic
+    jobs) go through it too, via `worker_connector` — never into a web request's transaction,
+    nor into the CLI's app-context session that nobody commits."""
 
     worker_connector: connector.BaseAsyncConnector | None = None
 
     def _elsewhere(self) -> connector.BaseAsyncConnector | None:
-        return None if has_app_context() else self.worker_connector
+        return self.worker_connector
 
     def get_sync_connector(self) -> connector.BaseConnector:
         return self

@@ -3,6 +3,9 @@ takes nothing), the worker runs it in the app, and the periodic jobs replace the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 from sqlalchemy import select, text
 
@@ -117,3 +120,30 @@ def test_the_periodic_reconcile_settles_a_payment_the_webhook_missed(app, client
             select(Order).where(Order.stripe_checkout_session_id == session_id)
         )
         assert order.status == OrderStatus.PAID
+
+
+@pytest.mark.postgresql_only
+def test_a_worker_started_from_the_cli_queues_its_periodic_jobs_for_real(app, db_backend):
+    """Like `flask worker`: the worker runs inside the command's app context, yet the periodic
+    jobs it defers are committed through its own connection (not left in the app-context
+    session nobody commits) and run."""
+    worker = jobs.worker_queue(app.config["SQLALCHEMY_DATABASE_URI"])
+
+    async def run_for_a_while():
+        async with worker.open_async():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    worker.run_worker_async(
+                        install_signal_handlers=False, fetch_job_polling_interval=0.2
+                    ),
+                    timeout=3,
+                )
+
+    with app.app_context():
+        jobs.bind(app)
+        asyncio.run(run_for_a_while())
+        with db.engine.connect() as other:  # what everyone else sees, not this session
+            rows = other.execute(
+                text("SELECT task_name, status FROM procrastinate_jobs ORDER BY id")
+            ).all()
+    assert [(name, str(status)) for name, status in rows] == [("stripe-reconcile", "succeeded")]

@@ -523,3 +523,15 @@ def serve(app) -> Iterator[str]:
         server.shutdown()  # waits for serve_forever to return
         server.server_close()
         thread.join(timeout=5)
+
+
+# --- One signed event, delivered from threads (appended: test_webhooks and test_stock_race) -----
+
+
+def webhook_delivery(app, signed: tuple[bytes, dict]) -> Callable[[], int]:
+    """A call for `race`: POST one already signed event (`signed_event`'s body and headers) from
+    a fresh client, so each run has its own request context, session and connection, as a
+    webhook retry reaching another worker does. Each run delivers the very same event (same id,
+    same body). The call returns the response's status code."""
+    body, headers = signed
+    return lambda: app.test_client().post("/stripe/webhook", data=body, headers=headers).status_code

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from comptoir.extensions import db
+from comptoir.services import cart as carts
 from comptoir.services import vat
 from models import (
     Cart,
@@ -18,17 +19,20 @@ from models import (
     OrderStatus,
     Product,
     ReservationStatus,
+    Role,
     StockReservation,
-    User,
+    StripeEvent,
 )
 from tests.builders import (
     add_product,
     add_to_cart,
+    add_user,
     csrf_from,
     csrf_token,
     deliver,
     outbox,
     session_id_from,
+    sign_in_as,
     start_checkout,
     stock_of,
 )
@@ -243,20 +247,10 @@ def test_stripe_tax_breakdown_replaces_the_shop_rates_on_the_invoice(app, client
     assert order.vat_total_cents == 557
 
 
-def test_logged_in_customer_is_prefilled_on_stripe(app, client, fake_stripe):
+def test_logged_in_customer_is_prefilled_on_stripe(app, test_routes, client, fake_stripe):
     pid = add_product(app)
-    with app.app_context():
-        user = User(email="camille@example.com", full_name="Camille")
-        db.session.add(user)
-        db.session.commit()
-        user_id = user.id
-    with app.app_context(), client.session_transaction() as browser_session:
-        from comptoir.services import user_sessions
-
-        token = user_sessions.start(db.session, db.session.get(User, user_id))
-        db.session.commit()
-        browser_session["_user_id"] = f"{user_id}:{token}"
-        browser_session["_fresh"] = True
+    user_id = add_user(app, Role.CUSTOMER, "camille@example.com", "Camille")
+    sign_in_as(client, user_id)
     add_to_cart(client, pid, 1)
 
     assert start_checkout(client).status_code == 303
@@ -296,8 +290,6 @@ def test_checkout_names_the_product_that_sold_out_while_reserving(
     add_to_cart(client, cup, 2)
     add_to_cart(client, vase, 1)
     # Another shopper takes the vase between the cart check and the reservation.
-    from comptoir.services import cart as carts
-
     real_summarize = carts.summarize
 
     def summarize_then_sell(cart):
@@ -562,8 +554,6 @@ def test_keyless_test_payment_page_pays_through_the_same_webhook(keyless, client
     assert stock_of(app, pid) == 3 and _cart_units(app) == 0
     assert len(outbox(app)) == 1
     with app.app_context():  # delivered as a signed event through the webhook's recorder
-        from models import StripeEvent
-
         assert db.session.scalars(select(StripeEvent.type)).all() == ["checkout.session.completed"]
         assert db.session.get(LocalCheckoutSession, session_id).status == "complete"
     assert "confirmed" in client.get(paid.headers["Location"]).get_data(as_text=True)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from comptoir.extensions import db
+from comptoir.services import open_checkout
 from models import (
     CartItem,
     Order,
@@ -26,6 +27,7 @@ from tests.builders import (
     csrf_token,
     deliver,
     log_in,
+    outbox,
     race,
     session_id_from,
     start_checkout,
@@ -283,11 +285,11 @@ def test_pay_later_empties_the_cart_when_placed_and_emails_when_the_bank_confirm
     deliver(client, "checkout.session.completed", submitted)
     assert "cart-link--filled" not in _header_count(client)
     assert _cart_lines(app) == {}
-    assert app.extensions.get("outbox", []) == []
+    assert outbox(app) == []
 
     deliver(client, "checkout.session.async_payment_succeeded", fake_stripe.set_paid(session_id))
 
-    (confirmation,) = app.extensions["outbox"]
+    (confirmation,) = outbox(app)
     assert "is confirmed" in confirmation["Subject"]
     assert "email_sent" in _event_kinds(app)
     page = client.get(f"/checkout/success?session_id={session_id}").get_data(as_text=True)
@@ -313,7 +315,7 @@ def test_pay_later_on_the_test_payment_page_confirms_by_email(app, client, signe
     confirm = client.get(location).get_data(as_text=True)
     done = client.post(location, data={"csrf_token": csrf_from(confirm), "action": "confirm"})
 
-    (confirmation,) = app.extensions["outbox"]
+    (confirmation,) = outbox(app)
     assert confirmation["To"] in ("lea@example.com", "claire@example.com")
     assert "A confirmation has been sent to" in client.get(done.headers["Location"]).get_data(
         as_text=True
@@ -460,8 +462,6 @@ def test_two_guest_sessions_can_no_longer_hold_all_nineteen_units(app, fake_stri
 def test_a_checkout_whose_submit_died_before_stripe_answered_is_recovered(app, fake_stripe):
     """The first submit placed the order, then its process died before recording the page: the
     next submit waits for it a moment, then asks Stripe again with the same idempotency key."""
-    from comptoir.services import open_checkout
-
     app.config["STRIPE_MAX_NETWORK_RETRIES"] = 0  # wait at most timeout + 2 s
     pid = add_product(app, stock=5)
     client = app.test_client()

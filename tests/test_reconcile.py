@@ -8,12 +8,15 @@ import pytest
 from sqlalchemy import select, update
 
 from comptoir.extensions import db
+from comptoir.services import cart as carts
+from comptoir.services.checkout import place_order
 from models import LocalCheckoutSession, Order, OrderStatus, utcnow
 from tests.builders import (
     add_product,
     add_to_cart,
     checkout,
     csrf_from,
+    outbox,
     stock_of,
 )
 
@@ -55,7 +58,7 @@ def test_reconcile_settles_a_paid_session_the_webhook_missed_once(app, client, r
 
     again = runner.invoke(args=["stripe-reconcile"])
     assert again.exit_code == 0 and "0 settled" in again.output
-    assert len(app.extensions["outbox"]) == 1
+    assert len(outbox(app)) == 1
 
 
 def test_reconcile_expires_stale_reservations_and_stripe_sessions(app, client, runner, fake_stripe):
@@ -121,9 +124,6 @@ def test_reconcile_releases_units_of_a_checkout_that_never_reached_stripe(
     pid = add_product(app, name="Bol")
     add_to_cart(client, pid, 2)
     with app.app_context():  # what a crash between the reservation and Stripe leaves behind
-        from comptoir.services import cart as carts
-        from comptoir.services.checkout import place_order
-
         cart = db.session.scalars(select(carts.Cart)).one()
         place_order(
             db.session,

@@ -10,25 +10,17 @@ from sqlalchemy import func, select
 from comptoir.extensions import db
 from comptoir.services import stock
 from models import (
-    Order,
-    Product,
     ReservationStatus,
     StockMovement,
     StockReservation,
     utcnow,
 )
-from tests.builders import make_product
+from tests.builders import make_order, make_product, stock_of
 
 
 def _order(number: str) -> int:
-    order = Order(number=number, email="client@example.com", total_cents=0)
-    db.session.add(order)
-    db.session.flush()
-    return order.id
-
-
-def _stock(product_id: int) -> int:
-    return db.session.scalar(select(Product.stock_quantity).where(Product.id == product_id))
+    """An order waiting for payment, holding nothing yet: the tests reserve its units."""
+    return make_order(number, lines=[], status="pending_payment").id
 
 
 def _ledger_total(product_id: int) -> int:
@@ -45,12 +37,12 @@ def test_reservation_takes_units_and_release_puts_them_back(app):
         oid = _order("T-1")
         stock.reserve(db.session, oid, [(pid, 2)], utcnow() + timedelta(minutes=30))
         db.session.commit()
-        assert _stock(pid) == 3
+        assert stock_of(app, pid) == 3
 
         released = stock.release(db.session, oid)
         db.session.commit()
         assert [c.after for c in released] == [5]
-        assert _stock(pid) == 5
+        assert stock_of(app, pid) == 5
         assert _ledger_total(pid) == 5  # initial +5, reservation -2, release +2
 
 
@@ -62,7 +54,7 @@ def test_releasing_twice_puts_units_back_only_once(app):
         stock.release(db.session, oid)
         assert stock.release(db.session, oid) == []
         db.session.commit()
-        assert _stock(pid) == 4
+        assert stock_of(app, pid) == 4
 
 
 def test_cannot_reserve_more_than_available_and_nothing_changes(app):
@@ -80,7 +72,7 @@ def test_cannot_reserve_more_than_available_and_nothing_changes(app):
         db.session.rollback()
         assert excinfo.value.product_id == scarce
         assert excinfo.value.available == 1
-        assert (_stock(cheap), _stock(scarce)) == (10, 1)
+        assert (stock_of(app, cheap), stock_of(app, scarce)) == (10, 1)
         assert db.session.scalar(select(func.count(StockReservation.id))) == 0
 
 
@@ -100,7 +92,7 @@ def test_paid_order_converts_reservation_without_touching_stock_again(app):
         assert stock.convert_to_sale(db.session, oid) == []
         assert stock.convert_to_sale(db.session, oid) == []  # idempotent
         db.session.commit()
-        assert _stock(pid) == 1
+        assert stock_of(app, pid) == 1
         status = db.session.scalar(select(StockReservation.status))
         assert status == ReservationStatus.CONVERTED
 
@@ -114,7 +106,7 @@ def test_payment_after_release_takes_units_again_when_still_available(app):
         changes = stock.convert_to_sale(db.session, oid)
         db.session.commit()
         assert [(c.before, c.after) for c in changes] == [(3, 1)]
-        assert _stock(pid) == 1
+        assert stock_of(app, pid) == 1
 
 
 def test_payment_after_release_fails_whole_order_when_units_were_sold(app):
@@ -133,7 +125,7 @@ def test_payment_after_release_fails_whole_order_when_units_were_sold(app):
             stock.convert_to_sale(db.session, late)
         db.session.commit()
         # All or nothing: the available product was not taken either.
-        assert (_stock(plenty), _stock(scarce)) == (10, 0)
+        assert (stock_of(app, plenty), stock_of(app, scarce)) == (10, 0)
         statuses = db.session.scalars(
             select(StockReservation.status).where(StockReservation.order_id == late)
         ).all()
@@ -148,7 +140,7 @@ def test_staff_adjustment_refuses_to_overwrite_a_concurrent_change(app):
         ok, value = stock.adjust_to(db.session, pid, expected=5, new_quantity=2, user_id=None)
         db.session.commit()
         assert (ok, value) == (False, 8)
-        assert _stock(pid) == 8
+        assert stock_of(app, pid) == 8
         assert _ledger_total(pid) == 8
 
 

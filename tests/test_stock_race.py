@@ -10,9 +10,18 @@ import pytest
 from sqlalchemy import func, select
 
 from comptoir.extensions import db
-from comptoir.services.catalog import create_product
 from models import Order, OrderStatus, Product, StockMovement
-from tests.builders import add_to_cart, race, signed_event, start_checkout
+from tests.builders import (
+    add_product,
+    add_to_cart,
+    deliver,
+    outbox,
+    race,
+    signed_event,
+    start_checkout,
+    stock_of,
+    webhook_delivery,
+)
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -30,17 +39,10 @@ def _session_id(response):
     return location.rsplit("/", 1)[-1] if "checkout.stripe.test" in location else None
 
 
-def _post_event(app, event_type, obj):
-    body, headers = signed_event(event_type, obj)
-    return lambda: app.test_client().post("/stripe/webhook", data=body, headers=headers).status_code
-
-
 def test_twenty_four_shoppers_race_for_the_last_three_units_and_exactly_three_are_sold(
     app, fake_stripe
 ):
-    with app.app_context():
-        pid = create_product(db.session, name="Vase unique", price_cents=4500, stock_quantity=3).id
-        db.session.commit()
+    pid = add_product(app, "Vase unique", stock=3, price_cents=4500)
     shoppers = [app.test_client() for _ in range(24)]
     for number, shopper in enumerate(shoppers, start=1):
         # 24 people, 24 networks: the per-network checkout limits are not what is raced here.
@@ -58,19 +60,15 @@ def test_twenty_four_shoppers_race_for_the_last_three_units_and_exactly_three_ar
     # They pay at the last second, but the expiries reach the shop first: units back on sale.
     late_payments = {sid: fake_stripe.complete(sid) for sid in first}
     for sid in first:
-        assert (
-            _post_event(
-                app, "checkout.session.expired", fake_stripe.session(sid) | {"status": "expired"}
-            )()
-            == 200
-        )
-    with app.app_context():
-        assert db.session.get(Product, pid).stock_quantity == 3
+        expired = fake_stripe.session(sid) | {"status": "expired"}
+        own = app.test_client()  # own request context, session and connection
+        assert deliver(own, "checkout.session.expired", expired).status_code == 200
+    assert stock_of(app, pid) == 3
 
     # Wave 2 checks out while the late payments (each delivered twice) are being settled.
     calls = [lambda s=s: start_checkout(s) for s in wave2]
     for paid in late_payments.values():
-        calls += [_post_event(app, "checkout.session.completed", paid)] * 2
+        calls += [webhook_delivery(app, signed_event("checkout.session.completed", paid))] * 2
     results = race(calls)
     second = [sid for sid in map(_session_id, results[: len(wave2)]) if sid]
     assert all(code == 200 for code in results[len(wave2) :])
@@ -79,7 +77,7 @@ def test_twenty_four_shoppers_race_for_the_last_three_units_and_exactly_three_ar
     settle = []
     for sid in second:
         paid = fake_stripe.complete(sid)
-        settle += [_post_event(app, "checkout.session.completed", paid)] * 2
+        settle += [webhook_delivery(app, signed_event("checkout.session.completed", paid))] * 2
         settle.append(
             lambda sid=sid: app.test_client().get(f"/checkout/success?session_id={sid}").status_code
         )
@@ -119,6 +117,4 @@ def test_twenty_four_shoppers_race_for_the_last_three_units_and_exactly_three_ar
             == 0
         )
         assert min(m.stock_after for m in db.session.scalars(ledger)) >= 0
-        assert len(
-            [m for m in app.extensions.get("outbox", []) if "confirmed" in m["Subject"]]
-        ) == len(sold)
+        assert len([m for m in outbox(app) if "confirmed" in m["Subject"]]) == len(sold)

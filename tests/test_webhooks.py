@@ -6,6 +6,7 @@ import time
 
 import pytest
 from sqlalchemy import func, select
+from stripe import WebhookSignature
 
 from comptoir.extensions import db
 from comptoir.services.refunds import RefundError, refund_order
@@ -28,6 +29,7 @@ from tests.builders import (
     race,
     signed_event,
     stock_of,
+    webhook_delivery,
 )
 
 
@@ -104,8 +106,6 @@ def test_bad_or_missing_signature_is_refused_and_changes_nothing(app, client, fa
             "checkout.session.completed", paid, timestamp=int(time.time()) - 3600
         )
     elif tamper == "not_json":
-        from stripe import WebhookSignature
-
         body = b"{not json"
         headers["Stripe-Signature"] = WebhookSignature.generate_signature_header(
             body.decode(), app.config["STRIPE_WEBHOOK_SECRET"]
@@ -435,14 +435,9 @@ def test_completed_delivered_twice_at_the_same_moment_fulfils_once(app, client, 
     same_event = signed_event("checkout.session.completed", paid, event_id="evt_same")
     other_event = signed_event("checkout.session.async_payment_succeeded", paid)
 
-    def webhook(body_headers):
-        body, headers = body_headers
-        own = app.test_client()  # own request context → own session and connection
-        return own.post("/stripe/webhook", data=body, headers=headers).status_code
-
     results = race(
-        [lambda: webhook(same_event)] * 3
-        + [lambda: webhook(other_event)]
+        [webhook_delivery(app, same_event)] * 3
+        + [webhook_delivery(app, other_event)]
         + [lambda: client.get(f"/checkout/success?session_id={session_id}").status_code]
     )
 

@@ -13,7 +13,9 @@ Everything can be changed from the environment:
   GUNICORN_WORKER_CONNECTIONS  connections one gevent worker serves at once (1000)
   GUNICORN_THREADS             threads per gthread worker (4; ignored by gevent)
   GUNICORN_TIMEOUT             seconds a silent worker lives before it is restarted (30)
-  GUNICORN_ACCESS_LOG          "-" (stdout, default); empty turns the access log off
+  GUNICORN_ACCESS_LOG          off by default (the shop logs each request itself); "-" for stdout
+  PROMETHEUS_MULTIPROC_DIR     where the workers share their request metrics (/metrics); a fresh
+                               temporary folder when unset, emptied at start either way
   GUNICORN_CMD_ARGS            any other gunicorn flag; wins over this file
 
 The gunicorn master reads this file before it forks the workers: import nothing here but the
@@ -26,8 +28,11 @@ whole worker while one greenlet waits for a row lock held by another greenlet of
 worker would freeze that worker, so `post_worker_init` below refuses to start one.
 """
 
+import glob
 import os
+import shutil
 import sys
+import tempfile
 
 
 def _int(name: str, default: int) -> int:
@@ -48,7 +53,48 @@ timeout = _int("GUNICORN_TIMEOUT", 30)
 # The shop is imported in each worker, after gevent's patch (see above), never in the master.
 preload_app = False
 
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# The shop writes one line per request itself (comptoir.request: request id, route, status,
+# duration, SQL count; JSON in production): gunicorn's access line would say it again, less well.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
+
+
+_made_here: list[str] = []
+
+
+def on_starting(server) -> None:
+    """Give the workers one empty folder for their request metrics, before any is forked.
+
+    /metrics adds up every worker's counts (prometheus_client's multiprocess mode): each
+    worker writes its own to files in PROMETHEUS_MULTIPROC_DIR, which prometheus_client reads
+    from the environment when a worker imports it. Counts of an earlier run must not be added
+    to this one's, so the folder starts empty. Here, not at the top of this file: the bench and
+    the tests read this file without starting a server."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        folder = tempfile.mkdtemp(prefix="comptoir-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # inherited by every worker
+        _made_here.append(folder)
+    os.makedirs(folder, exist_ok=True)
+    for stale in glob.glob(os.path.join(folder, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker) -> None:
+    """A worker ended: prometheus_client's bookkeeping drops its live gauges (its counters
+    stay, so totals never go back). Imported here, in the master, only once a worker has
+    exited: prometheus_client is pure Python with no network or database client, and its locks
+    are never held across a wait, so workers forked later inherit it harmlessly."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, folder)
+
+
+def on_exit(server) -> None:
+    """Remove the metrics folder `on_starting` made (one given in the environment stays)."""
+    for folder in _made_here:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def post_worker_init(worker) -> None:

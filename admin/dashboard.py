@@ -18,7 +18,7 @@ from admin.forms import PromoteForm, RoleForm
 from admin.guard import admin_response_headers, require_admin, require_staff
 from comptoir.extensions import db
 from comptoir.htmx import render_page
-from comptoir.services import accounts, reporting
+from comptoir.services import accounts, job_admin, reporting
 from comptoir.shop_time import shop_today
 from comptoir.urls import safe_next
 from models import Role, User
@@ -56,6 +56,7 @@ def dashboard():
         alerts=reporting.stock_alerts(db.session, default_threshold, limit=10),
         alert_count=reporting.stock_alert_count(db.session, default_threshold),
         waiting_orders=reporting.orders_needing_action(db.session),
+        jobs_attention=job_admin.attention(db.session),
     )
 
 

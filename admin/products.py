@@ -35,11 +35,11 @@ from comptoir.extensions import db
 from comptoir.htmx import is_htmx, render_page
 from comptoir.services import admin_catalog as catalog
 from comptoir.services import admin_gallery as gallery
-from comptoir.services import reporting, reservations
+from comptoir.services import images, product_images, reporting, reservations
 from comptoir.services.admin_catalog import CatalogError
 from comptoir.services.stock_alerts import notify_threshold_crossings
 from comptoir.urls import safe_next
-from models import Category, MovementReason, Product
+from models import Category, ImageStatus, MovementReason, Product
 
 bp = Blueprint("admin_products", __name__, url_prefix="/admin/products")
 bp.before_request(require_staff)
@@ -143,6 +143,8 @@ def _edit_context(product: Product, form: ProductForm) -> dict:
         "restock_form": RestockForm(formdata=None),
         "alt_form": AltTextForm(formdata=None),
         "max_upload_bytes": current_app.config["MAX_IMAGE_UPLOAD_BYTES"],
+        "failure_message": images.failure_message,
+        "can_retry": product_images.can_retry,
         "held_units": reservations.held_units(db.session, product.id),
     }
 
@@ -171,7 +173,10 @@ def edit(id: int):
                 flash(_("Nothing to save: no field was changed."), "info")
             return redirect(url_for(".edit", id=product.id), 303)
     status = 422 if request.method == "POST" else 200
-    return render_template("admin/products/form.html", **_edit_context(product, form)), status
+    # The photos block alone for htmx: the gallery polls itself while a photo is processing.
+    return render_page(
+        "admin/products/form.html", block="photos", status=status, **_edit_context(product, form)
+    )
 
 
 @bp.post("/<int:id>/archive")
@@ -356,6 +361,17 @@ def upload_images(id: int):
             ngettext("%(num)d photo added.", "%(num)d photos added.", len(result.added)),
             "success",
         )
+        # SQLite runs the variants job right after the commit; a worker does, on PostgreSQL.
+        waiting = sum(image.status == ImageStatus.PROCESSING for image in result.added)
+        if waiting:
+            flash(
+                ngettext(
+                    "%(num)d photo is being prepared: the shop shows it once it is ready.",
+                    "%(num)d photos are being prepared: the shop shows them once they are ready.",
+                    waiting,
+                ),
+                "info",
+            )
         if result.alt_defaulted:
             flash(
                 _(
@@ -398,6 +414,16 @@ def move_image(id: int, image_id: int):
     if gallery.move_image(db.session, product, image, direction, actor_id=current_user.id):
         db.session.commit()
         flash(_("Photo order saved."), "success")
+    return redirect(_photos_url(id), 303)
+
+
+@bp.post("/<int:id>/images/<int:image_id>/retry")
+def retry_image(id: int, image_id: int):
+    product = _product_or_404(id)
+    image = _image_or_404(product, image_id)
+    if gallery.retry_image(db.session, image, actor_id=current_user.id):
+        db.session.commit()
+        flash(_("The photo is being prepared again."), "success")
     return redirect(_photos_url(id), 303)
 
 

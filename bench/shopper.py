@@ -1,4 +1,4 @@
-"""A browser-like client for the POST flows (cookies, CSRF tokens), on 127.0.0.1 only."""
+"""A browser-like client for the POST flows (cookies, Origin, CSRF tokens), on 127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -40,5 +40,14 @@ class Shopper(requests.Session):
         return csrf_from(response.text)
 
     def post_form(self, path: str, data: dict, **kwargs) -> requests.Response:
+        """POST as a browser sends the shop's own forms: with `Origin` and `Sec-Fetch-Site`,
+        which is what the shop checks first (comptoir/same_origin.py)."""
         kwargs.setdefault("allow_redirects", False)
-        return self.post(self.url(path), data=data, timeout=60, **kwargs)
+        headers = {**same_origin(self.base_url), **kwargs.pop("headers", {})}
+        return self.post(self.url(path), data=data, timeout=60, headers=headers, **kwargs)
+
+
+def same_origin(base_url: str) -> dict[str, str]:
+    """The headers a browser adds to a form posted from one of the shop's own pages."""
+    parts = urlsplit(base_url)
+    return {"Origin": f"{parts.scheme}://{parts.netloc}", "Sec-Fetch-Site": "same-origin"}

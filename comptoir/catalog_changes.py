@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from flask import current_app
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from comptoir.extensions import db
 
@@ -82,7 +82,8 @@ def recent_read(name: str) -> RecentRead:
     memo = reads.get(name)
     if memo is None:
         max_age = float(current_app.config.get("CATALOG_STAMP_SECONDS", 1))
-        listener = listener_for(db.engine) if max_age > 0 else None
+        direct = current_app.config.get("DATABASE_DIRECT_URL")
+        listener = listener_for(db.engine, direct) if max_age > 0 else None
         heard = listener.heard if listener is not None else None
         memo = reads.setdefault(name, RecentRead(max_age, heard))
     return memo
@@ -165,12 +166,17 @@ _listeners: dict[str, ChangeListener] = {}
 _listeners_lock = threading.Lock()
 
 
-def listener_for(engine: Engine) -> ChangeListener | None:
+def listener_for(engine: Engine, direct_url: str | None = None) -> ChangeListener | None:
     """This process's listener for the engine's database (one per database, shared by apps);
-    None where there is no NOTIFY (SQLite: this process's commits and the age limit tell)."""
+    None where there is no NOTIFY (SQLite: this process's commits and the age limit tell).
+
+    `direct_url` (DATABASE_DIRECT_URL): when the engine goes through PgBouncer in transaction
+    mode, LISTEN must reach PostgreSQL itself — a pooled server connection is not this
+    process's from one transaction to the next."""
     if engine.dialect.name != "postgresql":
         return None
-    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    url = make_url(direct_url) if direct_url else engine.url
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with _listeners_lock:
         listener = _listeners.get(conninfo)
         if listener is None:

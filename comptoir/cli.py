@@ -84,17 +84,27 @@ def register_cli(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Run what is due, then stop (no waiting).")
     def worker_command(concurrency: int, burst: bool) -> None:
         """Run background jobs and the periodic ones (stripe-reconcile every 10 minutes,
-        purge-carts daily) until stopped; the Procfile's `worker:` process."""
+        purge-carts and purge-old-data daily, retry-stalled-jobs every minute) until stopped;
+        the Procfile's `worker:` process. Several workers may run at once."""
         if not jobs.uses_queue():
             raise click.ClickException(
                 "The job queue needs PostgreSQL (DATABASE_URL). With SQLite (make run) jobs run "
                 "in the web process right after each commit; no worker is needed."
             )
-        url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+        config = current_app.config
         jobs.bind(current_app._get_current_object())
-        click.echo(f"Worker started (concurrency {concurrency}).")
+        # A worker that died mid-job (kill -9, a lost dyno): its jobs go back in the queue now.
+        retried = jobs.retry_stalled(config["JOB_STALLED_AFTER"])
+        db.session.commit()
+        click.echo(f"Worker started (concurrency {concurrency}); {retried} stalled job(s) retried.")
+        # The worker LISTENs and keeps its own pool: straight to PostgreSQL, never via PgBouncer.
+        url = config.get("DATABASE_DIRECT_URL") or config["SQLALCHEMY_DATABASE_URI"]
         jobs.worker_queue(url).run_worker(
-            concurrency=concurrency, wait=not burst, install_signal_handlers=not burst
+            concurrency=concurrency,
+            wait=not burst,
+            install_signal_handlers=not burst,
+            update_heartbeat_interval=config["JOB_HEARTBEAT_SECONDS"],
+            stalled_worker_timeout=config["JOB_STALLED_AFTER"],
         )
 
     @app.cli.command("purge-carts")

@@ -58,6 +58,13 @@ class Config:
     # worker can use them all at once: size WEB_CONCURRENCY × (sum + 1) to the plan's limit.
     DATABASE_POOL_SIZE = _int("DATABASE_POOL_SIZE", 5)
     DATABASE_MAX_OVERFLOW = _int("DATABASE_MAX_OVERFLOW", 10)
+    # Behind PgBouncer in transaction mode (DATABASE_URL points at the pooler): the address of
+    # PostgreSQL itself, for what needs a connection of its own for longer than a transaction —
+    # the catalogue's LISTEN and the job worker (LISTEN, its own pool). Setting it also turns off
+    # psycopg's server-side prepared statements on the pooled engine.
+    DATABASE_DIRECT_URL = (
+        normalize_database_url(os.environ.get("DATABASE_DIRECT_URL") or "") or None
+    )
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # The shop's public address, e.g. https://boutique.example: every absolute URL written
@@ -79,6 +86,30 @@ class Config:
     # Production refuses untrusted hosts; development and tests accept any unless listed.
     ENFORCE_TRUSTED_HOSTS = False
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    # Observability (comptoir/observability/). Logs: `json` (one JSON object per line, the
+    # production default: the host's log drain can search it) or `text` (development, tests).
+    LOG_FORMAT = (os.environ.get("LOG_FORMAT") or "json").strip().lower()
+    # Error reporting with sentry-sdk, on when SENTRY_DSN is set; no personal data is sent.
+    SENTRY_DSN = os.environ.get("SENTRY_DSN") or None
+    SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT") or None  # default: ENV_NAME
+    # Traced share of requests for Sentry's performance pages (0 = no tracing at all).
+    SENTRY_TRACES_SAMPLE_RATE = float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0)
+    # The deployed commit: Heroku sets SOURCE_VERSION at build, HEROKU_SLUG_COMMIT with dyno
+    # metadata on.
+    SENTRY_RELEASE = (
+        os.environ.get("SENTRY_RELEASE")
+        or os.environ.get("SOURCE_VERSION")
+        or os.environ.get("HEROKU_SLUG_COMMIT")
+        or None
+    )
+    # GET /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, the
+    # endpoint does not exist (404) and no request metrics are kept.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None
+    # Where gunicorn's worker processes share their request metrics (prometheus_client's
+    # multiprocess mode). gunicorn.conf.py sets it to a fresh temporary folder when unset; it must
+    # be in the environment before the workers start (read by prometheus_client at import).
+    PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
     # Shop identity.
     SHOP_NAME = os.environ.get("SHOP_NAME", "Comptoir")
@@ -103,6 +134,21 @@ class Config:
     # bounds the rest (SQLite shared by several processes, a listener reconnecting). 0 = ask
     # every request.
     CATALOG_STAMP_SECONDS = float(os.environ.get("CATALOG_STAMP_SECONDS") or 1)
+    # Pages a CDN can cache (comptoir/public_pages.py): the answers that are the same for every
+    # visitor without a sign-in, a cart or a flash message. Seconds a browser may reuse one
+    # without asking (0: it revalidates, a 304, and sees a sign-in or a new cart at once), a
+    # shared cache may keep one, and may still serve one while it fetches the next.
+    # CDN_S_MAXAGE=0 makes every page private. Stock badges: CDN_BADGES_S_MAXAGE.
+    CDN_MAX_AGE = _int("CDN_MAX_AGE", 0)
+    CDN_S_MAXAGE = _int("CDN_S_MAXAGE", 60)
+    CDN_STALE_WHILE_REVALIDATE = _int("CDN_STALE_WHILE_REVALIDATE", 30)
+    CDN_BADGES_S_MAXAGE = _int("CDN_BADGES_S_MAXAGE", 5)
+    # Optional: after every catalogue change the `cdn-purge` job POSTs CDN_PURGE_BODY to
+    # CDN_PURGE_URL with the one header CDN_PURGE_HEADER ("Name: value"), e.g. a CDN's "purge
+    # everything" API (services/cdn_purge.py). Unset: CDNs revalidate after CDN_S_MAXAGE.
+    CDN_PURGE_URL = os.environ.get("CDN_PURGE_URL") or None
+    CDN_PURGE_HEADER = os.environ.get("CDN_PURGE_HEADER") or None
+    CDN_PURGE_BODY = os.environ.get("CDN_PURGE_BODY") or ""
 
     # Cart: the most units of one product a cart line (and so an order) may hold.
     CART_MAX_PER_LINE = _int("CART_MAX_PER_LINE", 10)
@@ -137,6 +183,12 @@ class Config:
     WTF_CSRF_TIME_LIMIT = (
         None  # the token lives as long as the session; pages left open stay usable
     )
+    # comptoir/same_origin.py checks every unsafe request (Sec-Fetch-Site / Origin against
+    # SHOP_URL, then Flask-WTF's token where one is needed): Flask-WTF's own hook is off, and so
+    # is its HTTPS Referer check, which compares with the request's Host and refuses browsers
+    # that send no Referer even with a valid token.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_SSL_STRICT = False
 
     # Stripe (issue #3). Unset secret key → the built-in test-payment page.
     STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY") or None
@@ -183,6 +235,20 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Comptoir <boutique@example.com>")
     STAFF_ALERT_EMAIL = os.environ.get("STAFF_ALERT_EMAIL") or None
 
+    # Background jobs (comptoir/jobs.py). A failing job is retried after BASE, 2×BASE, 4×BASE…
+    # seconds (each wait at most JOB_RETRY_MAX_WAIT), JOB_MAX_ATTEMPTS runs in all: with the
+    # defaults an email outlives an SMTP outage of about four hours, then it is kept as failed
+    # and staff are told. A worker that stops sending heartbeats for JOB_STALLED_AFTER seconds
+    # is taken for dead and its running jobs are retried (a `kill -9`, a lost dyno).
+    JOB_MAX_ATTEMPTS = _int("JOB_MAX_ATTEMPTS", 15)
+    JOB_RETRY_BASE_SECONDS = float(os.environ.get("JOB_RETRY_BASE_SECONDS") or 2)
+    JOB_RETRY_MAX_WAIT = _int("JOB_RETRY_MAX_WAIT", 3600)
+    JOB_HEARTBEAT_SECONDS = float(os.environ.get("JOB_HEARTBEAT_SECONDS") or 10)
+    JOB_STALLED_AFTER = _int("JOB_STALLED_AFTER", 60)
+    # Data retention (the daily `purge-old-data` job): sent emails' rows, finished jobs and their
+    # errors older than this many days are deleted.
+    RETENTION_DAYS = _int("RETENTION_DAYS", 90)
+
     # Rate limiting storage (Flask-Limiter): memory by default, Redis when REDIS_URL is set.
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
@@ -205,6 +271,7 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     DEBUG = True
+    LOG_FORMAT = (os.environ.get("LOG_FORMAT") or "text").strip().lower()
     SHOP_URL = Config.SHOP_URL or "http://127.0.0.1:5000"
     SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
     STRIPE_TEST_PAYMENTS = True
@@ -216,6 +283,9 @@ class TestConfig(Config):
 
     ENV_NAME = "test"
     TESTING = True
+    LOG_FORMAT = "text"
+    SENTRY_DSN = None
+    METRICS_TOKEN = None
     SECRET_KEY = "test-secret-key"  # noqa: S105 (test/dev only)
     # Tests assert the English msgids, so the test shop speaks English unless a request asks for
     # French; tests/test_i18n.py builds apps with Config's languages to check the French default.
@@ -238,6 +308,7 @@ class TestConfig(Config):
     MAIL_SERVER = None
     REDIS_URL = None
     RATELIMIT_ENABLED = True
+    JOB_RETRY_BASE_SECONDS = 0.2  # retries within the test's patience, same strategy
 
 
 class ProductionConfig(Config):

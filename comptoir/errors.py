@@ -7,11 +7,16 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
+from comptoir import public_pages
 from comptoir.extensions import db
 from comptoir.htmx import is_htmx
+from comptoir.observability.request_log import current_request_id, route_of_request
 
 
 def _render_error(status: int, title: str, message: str):
+    # A visitor without a cart or a sign-in gets no CSRF token here either (no form of an
+    # error page needs one): an error page starts no session and sets no cookie.
+    public_pages.skip_token_if_stateless()
     template = "errors/_error.html" if is_htmx() else "errors/error.html"
     response = render_template(template, status=status, title=title, message=message)
     return response, status, {"Cache-Control": "no-store"}
@@ -23,7 +28,8 @@ def register_error_handlers(app: Flask) -> None:
         # The Host is not one of TRUSTED_HOSTS (comptoir.urls): nothing of the shop is rendered
         # for it — no template, no URL building, no cache — just a short plain answer.
         return (
-            "Bad request: this shop does not answer for that host name.\n",
+            "Bad request: this shop does not answer for that host name.\n"
+            f"Reference: {current_request_id()}\n",
             400,
             {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"},
         )
@@ -63,7 +69,8 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, HTTPException):
             return http_error(error)
         db.session.rollback()
-        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        # The route pattern, not the path: a path can hold a reset token or an order number.
+        app.logger.exception("Unhandled error on %s %s", request.method, route_of_request())
         return _render_error(
             500,
             _("Something went wrong"),

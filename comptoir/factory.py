@@ -15,7 +15,17 @@ from flask_babel import (
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import models  # noqa: F401  (register every table on the metadata)
-from comptoir import auth, input_guard, jobs, shop_time, templating
+from comptoir import (
+    auth,
+    input_guard,
+    jobs,
+    observability,
+    public_pages,
+    same_origin,
+    shop_time,
+    tasks,
+    templating,
+)
 from comptoir.cli import register_cli
 from comptoir.config import PROJECT_ROOT, Config, config_from_env
 from comptoir.errors import register_error_handlers
@@ -38,6 +48,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     app.config.update(overrides)
     _check_config(app)
     _configure_logging(app)
+    observability.init_app(app)  # first hooks: the request id exists before any other runs
     if not (app.debug or app.testing) and not app.config.get("STRIPE_SECRET_KEY"):
         app.logger.warning(
             "STRIPE_SECRET_KEY is not set: %s",
@@ -53,9 +64,13 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
 
     input_guard.install_converters(app)  # before the blueprints' rules are compiled
     input_guard.register(app)
+    # CSRF (where an unsafe request comes from, then its token), before the rate limits count
+    # it: a refused request does nothing at all.
+    same_origin.register(app)
     _init_extensions(app)
     _register_blueprints(app)
     templating.register(app)
+    public_pages.register(app)
     _register_security_headers(app)
     _register_request_hooks(app)
 
@@ -63,6 +78,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
 
     register_cli(app)
     jobs.bind(app)  # the app a worker's jobs run in
+    tasks.register()  # periodic jobs, and staff told of a job that gave up
     return app
 
 
@@ -81,6 +97,13 @@ class AutoSecureSessionInterface(SecureCookieSessionInterface):
         if setting in {"0", "false", "no", "off"}:
             return False
         return has_request_context() and request.is_secure
+
+    def save_session(self, app: Flask, session, response) -> None:
+        # A page a CDN may keep leaves without a cookie and without `Vary: Cookie`
+        # (comptoir.public_pages; one that changed the session is made private there).
+        if public_pages.keep_public(response, session):
+            return
+        super().save_session(app, session, response)
 
 
 def _check_config(app: Flask) -> None:
@@ -105,6 +128,10 @@ def _check_config(app: Flask) -> None:
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
         options.setdefault("pool_size", int(app.config.get("DATABASE_POOL_SIZE", 5)))
         options.setdefault("max_overflow", int(app.config.get("DATABASE_MAX_OVERFLOW", 10)))
+        if app.config.get("DATABASE_DIRECT_URL"):  # DATABASE_URL is PgBouncer (transaction mode)
+            connect_args = dict(options.get("connect_args") or {})
+            connect_args.setdefault("prepare_threshold", None)  # no named prepared statements
+            options["connect_args"] = connect_args
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         (PROJECT_ROOT / "instance").mkdir(exist_ok=True)
@@ -154,12 +181,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     # Imported here, never at module import time, so blueprints can import models and services freely.
     from admin import customers, dashboard, orders, products, reservations
+    from admin import jobs as admin_jobs  # not comptoir.jobs, the queue
     from comptoir import health
     from storefront import account, cart, catalog, checkout, media, prefs, seo, testpay, webhooks
 
     modules = (
         health, catalog, seo, prefs, media, cart, checkout, webhooks, testpay, account,
-        dashboard, products, orders, customers, reservations,
+        dashboard, products, orders, customers, reservations, admin_jobs,
     )  # fmt: skip
     for module in modules:
         bp = module.bp
@@ -199,7 +227,10 @@ def _register_security_headers(app: Flask) -> None:
         if request.is_secure:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if response.mimetype == "text/html":
-            response.vary.update(("Cookie", "Accept-Language"))
+            # Public pages (comptoir.public_pages) are the same whatever the cookies.
+            response.vary.add("Accept-Language")
+            if not response.cache_control.public:
+                response.vary.add("Cookie")
         return response
 
 

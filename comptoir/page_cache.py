@@ -1,16 +1,20 @@
-"""Whole-page cache for anonymous catalogue visitors (home, catalogue, product pages).
+"""Whole-page cache for catalogue pages (home, catalogue, product pages), in each process and,
+for the visitors it is the same for, in any CDN in front (comptoir.public_pages).
 
 Most visitors are anonymous and ask for the same pages; rendering the shared layout (header,
-filters, cards) costs far more than the two queries behind it. A page is cached per process
-with `fragment_cache`, keyed by everything it depends on: the full URL, the language, the htmx
-headers, the analytics-consent cookie, and the catalogue stamp (one query, shared with the grid
-and the header), so a sale, a price change or a new product shows at once in every worker.
+filters, cards) costs far more than the two queries behind it. Three kinds of visitors:
 
-The only per-visitor parts of such a page are rendered as placeholders and filled in on every
-request: the CSRF token (`CSRF_PLACEHOLDER`) and whatever a blueprint registered with
-`register_filler` (the storefront's header cart link: `<!--comptoir:cart-link-->`). The cache
-knows nothing of carts: the lower layer asks, the blueprint answers.
-Pages are never cached for a signed-in user or when a flash message is waiting.
+- **Stateless** (no sign-in, no cart, no flash waiting): the page is rendered without a CSRF
+  token or any per-visitor part and stored under its ETag (catalogue stamp, language, URL,
+  page or fragment, site version), so one rendering serves every such visitor of the process,
+  a matching If-None-Match is answered 304 without rendering, and the answer is public when
+  comptoir.public_pages says so. Nothing touches the session: no cookie is set.
+- **A cart and nothing else**: the page is rendered once with placeholders and each visitor's
+  parts are filled in per request: the CSRF token (`CSRF_PLACEHOLDER`) and whatever a
+  blueprint registered with `register_filler` (the storefront's header cart link:
+  `<!--comptoir:cart-link-->`). The cache knows nothing of carts: the lower layer asks, the
+  blueprint answers. Private.
+- **Signed in, or a flash message waiting**: rendered for the request alone. Private.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from comptoir import public_pages
 from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
+from comptoir.htmx import is_htmx
 from comptoir.services.browse import catalog_stamp
 
 CSRF_PLACEHOLDER = "__comptoir_csrf_token__"
@@ -42,24 +48,46 @@ def rendering_for_cache() -> bool:
 
 
 def csrf_token() -> str:
-    """The template global `csrf_token()`: a placeholder while rendering for the cache."""
+    """The template global `csrf_token()`: empty on a stateless visitor's page (templates then
+    leave the token out), a placeholder while rendering for the cache, else the token."""
+    if g.get("tokenless"):
+        return ""
     return CSRF_PLACEHOLDER if rendering_for_cache() else generate_csrf()
-
-
-def _cacheable() -> bool:
-    return (
-        request.method == "GET"
-        and float(current_app.config.get("CATALOG_CACHE_SECONDS", 0)) > 0
-        and not current_user.is_authenticated
-        and not session.get("_flashes")
-    )
 
 
 def cached_page(render: Callable[[], object]) -> Response:
     """Serve `render()`'s page from the cache when it is safe, filling in the visitor's parts."""
-    if not _cacheable():
-        return make_response(render())
+    if not public_pages.has_visitor_state():
+        return _stateless_page(render)
+    if current_user.is_authenticated or session.get("_flashes"):
+        return public_pages.private(make_response(render()))
+    return public_pages.private(_page_with_fillers(render))
 
+
+def _stateless_page(render: Callable[[], object]) -> Response:
+    g.tokenless = True
+    analytics = bool(current_app.config.get("ANALYTICS_SCRIPT_URL"))
+    etag = public_pages.etag_for(
+        "fragment" if is_htmx() else "page",
+        request.cookies.get("consent") if analytics else None,  # banner, script or neither
+    )
+    public = public_pages.is_public_request()
+    unchanged = public_pages.not_modified(etag)
+    if unchanged is not None:
+        return public_pages.finish(unchanged, etag, public=public)
+
+    def build():
+        response = make_response(render())
+        headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_STORED]
+        return response.status_code, response.get_data(as_text=True), headers
+
+    status, body, headers = fragment_cache().get_or_set(("page", etag), build)
+    return public_pages.finish(Response(body, status, headers), etag, public=public)
+
+
+def _page_with_fillers(render: Callable[[], object]) -> Response:
+    if float(current_app.config.get("CATALOG_CACHE_SECONDS", 0)) <= 0:
+        return make_response(render())
     key = (
         "page",
         request.full_path,

@@ -1,12 +1,13 @@
 """All models, importable from one place (`from models import Product`).
 
-One module per aggregate: catalog, users, orders, stock, cart, payments, audit.
+One module per aggregate: catalog, users, orders, stock, cart, payments, audit, jobs.
 """
 
 from models.audit import AuditLog
 from models.base import utcnow
 from models.cart import Cart, CartItem
-from models.catalog import Availability, Category, Product, ProductImage
+from models.catalog import Availability, Category, ImageStatus, Product, ProductImage
+from models.jobs import DeliveryStatus, EmailDelivery, JobError
 from models.orders import (
     Order,
     OrderEvent,
@@ -27,6 +28,10 @@ __all__ = [
     "Cart",
     "CartItem",
     "Category",
+    "DeliveryStatus",
+    "EmailDelivery",
+    "ImageStatus",
+    "JobError",
     "MovementReason",
     "LocalCheckoutSession",
     "Order",

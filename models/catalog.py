@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from comptoir.extensions import db
 from models.base import TimestampMixin, UTCDateTime, utcnow
@@ -112,12 +123,41 @@ class Product(TimestampMixin, db.Model):
         return Availability("in_stock", str(_l("In stock")), True, qty)
 
     @property
+    def ready_images(self) -> list[ProductImage]:
+        """The photos shoppers see, in gallery order: those whose variants exist. A photo still
+        being processed, or that failed, is staff's business only (admin gallery)."""
+        return [image for image in self.images if image.is_ready]
+
+    @property
     def primary_image(self) -> ProductImage | None:
-        return self.images[0] if self.images else None
+        """The first photo shoppers can see (None: the pages show the neutral placeholder)."""
+        ready = self.ready_images
+        return ready[0] if ready else None
+
+
+class ImageStatus(enum.StrEnum):
+    PROCESSING = "processing"  # accepted; the `image-variants` job has yet to make the variants
+    READY = "ready"  # variants stored: shown in the shop
+    FAILED = "failed"  # the job could not make variants (`failure` says why); staff only
 
 
 class ProductImage(db.Model):
+    """One photo of a product's gallery: WebP variants in the media storage, made by a job.
+
+    An upload is checked cheaply in the request and stored here as `processing`, with its
+    original bytes in `original`; the `image-variants` job (services.image_jobs) decodes it,
+    writes the variants, marks it `ready` and clears `original`. The original lives in the
+    database, never in the media storage: that storage is public, and a phone photo's EXIF
+    carries where it was taken."""
+
     __tablename__ = "product_images"
+    __table_args__ = (
+        CheckConstraint("status IN ('processing', 'ready', 'failed')", name="image_status_known"),
+        # The job must always find what it is to process.
+        CheckConstraint(
+            "status <> 'processing' OR original IS NOT NULL", name="processing_has_original"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(
@@ -133,8 +173,20 @@ class ProductImage(db.Model):
     height: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(
+        String(16), default=ImageStatus.READY.value, server_default=ImageStatus.READY.value
+    )
+    # Why a failed image failed: a code from services.image_jobs.FAILURES (translated there).
+    failure: Mapped[str | None] = mapped_column(String(32))
+    # The uploaded file while it waits for (or failed to get) its variants; private. Deferred:
+    # galleries never load it, only the job does.
+    original: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
 
     product: Mapped[Product] = relationship(back_populates="images")
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ImageStatus.READY.value
 
     def key_for(self, width: int) -> str:
         return f"{self.storage_key}-{width}.webp"

@@ -263,7 +263,7 @@ def password_reset_request():
     form = PasswordResetRequestForm()
     if form.validate_on_submit():
         accounts.request_password_reset(db.session, form.email.data)
-        db.session.rollback()  # nothing to save; the link lives in the email only
+        db.session.commit()  # the email, decided (an account or not: the same work and answer)
         # Same words whether or not an account exists: no way to probe for customers' emails.
         flash(
             _(

@@ -25,13 +25,15 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import user_logged_in
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from comptoir import page_cache
+from comptoir import page_cache, public_pages
 from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import add_vary, is_htmx, render_page
+from comptoir.same_origin import public_form
 from comptoir.services import cart as carts
 from comptoir.urls import safe_next
 from storefront import visitor
@@ -48,6 +50,8 @@ def _connect_login_merge(state) -> None:
     user_logged_in.connect(_merge_guest_cart_at_login, sender=state.app)
     # Cached pages carry a marker where the header's cart link goes: this visitor's is filled in.
     page_cache.register_filler(CART_LINK_MARKER, header_cart_link)
+    # A visitor with a cart sees its count in the header: never the pages a CDN keeps.
+    public_pages.register_visitor_state("cart", lambda: visitor.cookie_token() is not None)
 
 
 @bp.app_context_processor
@@ -104,6 +108,7 @@ def drawer():
 
 
 @bp.post("/cart/items")
+@public_form(_l("Add to cart"))  # on every product page, which a CDN may keep (no token)
 def add():
     """Add `quantity` (default 1) of `product_id`; the price always comes from the database."""
     try:

@@ -7,7 +7,6 @@ the filter form is a plain GET form, htmx only swaps `#product-results` and push
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
+from comptoir import public_pages
 from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import is_htmx, render_page
@@ -292,39 +292,24 @@ def _image_url(image) -> str:
 def stock_badges() -> Response:
     """Fresh stock badges for `?ids=1,2,3`, as htmx out-of-band swaps (pages poll this).
 
-    Cheap on purpose: one aggregate query answers a conditional GET with 304 when nothing
-    changed; the badges are rendered only when something did. At most MAX_BADGE_IDS ids.
+    Cheap on purpose: the validator comes from the catalogue stamp (which every stock change
+    moves, comptoir.catalog_changes) without a query of its own, so a poll that finds nothing
+    changed is a 304; the badges are rendered only when something did. For a stateless visitor
+    the answer is public, for a few seconds only (CDN_BADGES_S_MAXAGE). At most MAX_BADGE_IDS.
     """
     ids = browse.parse_ids(request.args.get("ids"))
     if not ids:
         return Response(status=204)
-    last_change, version = browse.badges_version(db.session, ids)
-    # Labels are translated: the language is part of the version.
-    etag = _digest(f"{version}|{get_locale()}|{','.join(map(str, ids))}")
-    response = make_response()
-    response.set_etag(etag)
-    if last_change is not None:
-        response.last_modified = last_change
-    # Stored by the browser but revalidated each time: the poll costs one 304 when nothing moved.
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.vary.add("Cookie")
-    response.vary.add("Accept-Language")
-    if request.if_none_match.contains(etag) or (
-        not request.if_none_match
-        and last_change is not None
-        and request.if_modified_since is not None
-        and last_change.replace(microsecond=0) <= request.if_modified_since
-    ):
-        response.status_code = 304
-        return response
-    response.set_data(
+    public_pages.skip_token_if_stateless()
+    etag = public_pages.etag_for("badges")  # labels are translated: the language is in it
+    public = public_pages.is_public_request(consent=False)
+    vary = ("Accept-Language",)
+    unchanged = public_pages.not_modified(etag)
+    if unchanged is not None:
+        return public_pages.finish(unchanged, etag, public=public, badges=True, vary=vary)
+    response = make_response(
         render_template(
             "storefront/_stock_badges.html", products=browse.products_by_ids(db.session, ids)
         )
     )
-    response.mimetype = "text/html"
-    return response
-
-
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:24]
+    return public_pages.finish(response, etag, public=public, badges=True, vary=vary)

@@ -295,7 +295,7 @@ def success():
         order=order,
         delayed=delayed,
         show_details=_placed_here(order),
-        confirmation=notifications.confirmation_state(order),
+        confirmation=notifications.confirmation_state(db.session, order),
     )
     response.headers["Cache-Control"] = "private, no-store"  # a customer's order and address
     return response

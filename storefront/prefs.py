@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from comptoir.cookies import set_cookie
 from comptoir.i18n import LOCALE_COOKIE
+from comptoir.same_origin import public_form
 from comptoir.urls import safe_next
 
 bp = Blueprint("prefs", __name__)
@@ -23,6 +25,7 @@ def set_language(code: str):
 
 
 @bp.post("/consent")
+@public_form(_l("Save your choice about analytics"))  # the banner is on pages a CDN may keep
 def set_consent():
     """Record the visitor's analytics choice (EU rules: nothing is loaded before a yes)."""
     choice = "yes" if request.form.get("analytics") == "yes" else "no"

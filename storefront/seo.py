@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, redirect, render_template, url_for
 from flask_babel import gettext as _
 
+from comptoir import public_pages
 from comptoir.extensions import db
 from comptoir.services import browse
 from comptoir.services.media import media_url
@@ -51,7 +52,7 @@ def product_structured_data(product) -> list[dict]:
         data["sku"] = product.sku
     images = [
         absolute_url(media_url(image.key_for(max(image.widths))))
-        for image in product.images
+        for image in product.ready_images
         if image.widths
     ]
     if images:
@@ -79,15 +80,21 @@ def product_structured_data(product) -> list[dict]:
 
 @bp.get("/sitemap.xml")
 def sitemap() -> Response:
-    """Home, the catalogue, every active category and every visible product (with lastmod)."""
-    body = render_template(
-        "storefront/sitemap.xml",
-        categories=browse.visible_categories(db.session),
-        products=browse.sitemap_products(db.session),
+    """Home, the catalogue, every active category and every visible product (with lastmod).
+
+    The same for everyone (no language, no visitor): public for stateless visitors, with a
+    validator from the catalogue stamp, so crawlers and CDNs revalidate it for a 304."""
+    etag = public_pages.etag_for("sitemap", language=False)
+    public = public_pages.is_public_request(language=False, consent=False)
+    response = public_pages.not_modified(etag) or Response(
+        render_template(
+            "storefront/sitemap.xml",
+            categories=browse.visible_categories(db.session),
+            products=browse.sitemap_products(db.session),
+        ),
+        mimetype="application/xml",
     )
-    response = Response(body, mimetype="application/xml")
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    return response
+    return public_pages.finish(response, etag, public=public, vary=())
 
 
 @bp.get("/favicon.ico")

@@ -15,16 +15,24 @@ own VAT arithmetic).
 
 from __future__ import annotations
 
+import email
+import email.policy
 import io
+import os
 import re
+import signal
+import socket
 import struct
+import subprocess
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import pillow_heif
 from flask_wtf.csrf import generate_csrf
@@ -32,6 +40,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import event, select
 from werkzeug.serving import make_server
 
+from comptoir import jobs
 from comptoir.auth import sign_in
 from comptoir.config import TestConfig
 from comptoir.extensions import db
@@ -329,8 +338,32 @@ def add_order(app, number: str, **options) -> int:
 # --- Mail ----------------------------------------------------------------------------------------
 
 
+def run_jobs(app) -> None:
+    """Run every job that is due through the real queue, as a worker would (PostgreSQL), until
+    none is left; on SQLite jobs already ran in-process after their commit."""
+    with app.app_context():
+        if not jobs.uses_queue():
+            return
+    jobs.bind(app)
+    worker = jobs.worker_queue(app.config["SQLALCHEMY_DATABASE_URI"])
+    failure: list[BaseException] = []
+
+    def run() -> None:  # a thread of its own: no event loop of the caller's (Playwright) in it
+        try:
+            worker.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+        except BaseException as error:  # noqa: BLE001 — re-raised in the test's thread
+            failure.append(error)
+
+    thread = threading.Thread(target=run, name="run_jobs")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
 def outbox(app) -> list:
-    """The emails the app sent (the test mail backend keeps them)."""
+    """The emails the app sent (the test mail backend keeps them), once the queued ones ran."""
+    run_jobs(app)
     return app.extensions.setdefault("outbox", [])
 
 
@@ -535,3 +568,82 @@ def webhook_delivery(app, signed: tuple[bytes, dict]) -> Callable[[], int]:
     same body). The call returns the response's status code."""
     body, headers = signed
     return lambda: app.test_client().post("/stripe/webhook", data=body, headers=headers).status_code
+
+
+# --- Processes: a real SMTP server, the shop's own commands ----------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpInbox:
+    """The receiving side of a real SMTP server (aiosmtpd): what it accepted, and a hook called
+    with the conversation's number on each MAIL FROM (to break things mid-batch)."""
+
+    def __init__(self):
+        self.accepted: list[dict[str, str]] = []  # each message's headers
+        self.mail_from_count = 0
+        self.on_mail_from: Callable[[int], None] | None = None
+        self.lock = threading.Lock()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            self.mail_from_count += 1
+            count, hook = self.mail_from_count, self.on_mail_from
+        if hook is not None:
+            hook(count)
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.accepted.append({name: str(value) for name, value in message.items()})
+        return "250 Message accepted"
+
+
+@contextmanager
+def smtp_server(inbox: SmtpInbox, port: int) -> Iterator[None]:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield
+    finally:
+        controller.stop()
+
+
+def shop_process(args: list[str], env: dict, log: Path) -> subprocess.Popen:
+    """One of the Procfile's processes (`flask --app wsgi worker`, gunicorn…), its output
+    appended to `log`; stop it with `stop_process`."""
+    return subprocess.Popen(
+        args,
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, **env},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, log: Path | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text()[-4000:] if log is not None and log.exists() else ""
+            raise AssertionError(f"timed out after {seconds} s\n{tail}")
+        time.sleep(0.1)

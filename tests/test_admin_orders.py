@@ -328,7 +328,7 @@ def test_paid_order_is_prepared_shipped_then_delivered(app, staff, staff_id):
         assert order.status == "delivered"
         assert order.carrier == "Colissimo" and order.tracking_number == "6A 123/45"
         assert order.shipped_at is not None and order.delivered_at >= order.shipped_at
-    events = _events(app, "CMD-9")
+    events = [e for e in _events(app, "CMD-9") if e.kind == "status"]
     assert [(e.kind, e.data["to"], e.actor_id) for e in events] == [
         ("status", "preparing", staff_id),
         ("status", "shipped", staff_id),
@@ -353,6 +353,7 @@ def test_shipping_emails_the_customer_with_carrier_and_tracking_link(app, staff)
     [message] = outbox(app)
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert message["To"] == "claire@example.com"
+    assert _events(app, "CMD-S")[-1].kind == "email_sent"  # on the order's timeline, once sent
     assert "CMD-S" in message["Subject"]
     assert "La Poste" in body and "6A12345" in body
     assert "https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345" in body

@@ -396,13 +396,13 @@ def test_badge_endpoint_answers_304_until_the_stock_changes(app, client):
     url = f"/stock-badges?ids={ids['Bol']}"
     first = client.get(url)
     etag = first.headers["ETag"]
-    assert first.status_code == 200 and first.headers["Last-Modified"]
-    assert "no-cache" in first.headers["Cache-Control"]
+    assert first.status_code == 200
+    # The same for every visitor without a cart: a CDN may keep it a few seconds, browsers ask
+    # again each time (tests/test_cdn_cache.py).
+    assert first.headers["Cache-Control"].startswith("public, max-age=0, s-maxage=5,")
 
     again = client.get(url, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.data == b""
-    since = client.get(url, headers={"If-Modified-Since": first.headers["Last-Modified"]})
-    assert since.status_code == 304
 
     with app.app_context():
         stock.adjust_to(db.session, ids["Bol"], expected=5, new_quantity=0, user_id=None)

@@ -14,15 +14,14 @@ from sqlalchemy import select
 from comptoir import create_app
 from comptoir.config import TestConfig
 from comptoir.extensions import db
-from comptoir.services.images import (
-    ImageRejected,
+from comptoir.services.images import ImageRejected, process_image
+from comptoir.services.media import get_storage
+from comptoir.services.product_images import (
     add_product_image,
     delete_product_image,
-    process_image,
     reorder_product_images,
     update_alt_text,
 )
-from comptoir.services.media import get_storage
 from models import Product, ProductImage
 from tests.builders import (
     encode,
@@ -32,6 +31,7 @@ from tests.builders import (
     make_product,
     photo,
     png_declaring,
+    run_jobs,
 )
 
 LUNE = "Bol « Lune »"
@@ -245,10 +245,13 @@ def test_a_truncated_heic_is_refused_with_a_message(plain_app):
 def test_a_phone_photo_is_stored_without_its_location_or_any_metadata(app):
     with app.app_context():
         product = make_product(LUNE)
-        image = add_product_image(db.session, product, jpeg_with_gps(), "Bol vu de face")
+        image_id = add_product_image(db.session, product, jpeg_with_gps(), "Bol vu de face").id
         db.session.commit()
+    run_jobs(app)  # the variants are the job's (SQLite: it ran right after the commit)
+    with app.app_context():
+        image = db.session.get(ProductImage, image_id)
         storage = get_storage()
-        assert image.storage_key.startswith(f"products/{product.id}/")
+        assert image.storage_key.startswith(f"products/{image.product_id}/")
         assert image.widths == [320, 640, 960, 1600]
         for width in image.widths:
             data = storage.read(image.key_for(width))
@@ -258,6 +261,7 @@ def test_a_phone_photo_is_stored_without_its_location_or_any_metadata(app):
             with Image.open(io.BytesIO(data)) as img:
                 assert not img.getexif()
                 assert "exif" not in img.info and "xmp" not in img.info
+        assert image.original is None  # the photo with its GPS position is kept nowhere
 
 
 class TestSmallUploadLimit:
@@ -296,7 +300,7 @@ def test_images_are_appended_in_order_and_alt_text_defaults_to_the_product_name(
         assert [first.position, second.position] == [0, 1]
         assert first.alt_text == "Vase, de face"
         assert second.alt_text == "Vase soliflore « Sauge »"
-        assert product.primary_image.id == first.id
+        assert [image.id for image in product.images] == [first.id, second.id]
 
 
 def test_the_same_photo_twice_on_one_product_is_refused(app):
@@ -342,7 +346,12 @@ def test_deleting_a_photo_removes_its_files_only_once_committed(app):
         gone = add_product_image(
             db.session, product, encode(photo(400, 300, (0, 0, 200)), "PNG"), ""
         )
+        ids = product.id, keep.id, gone.id
         db.session.commit()
+    run_jobs(app)
+    with app.app_context():
+        product_id, keep, gone = ids[0], *(db.session.get(ProductImage, i) for i in ids[1:])
+        assert keep.widths and gone.widths
         storage = get_storage()
         gone_keys = [gone.key_for(w) for w in gone.widths]
 
@@ -354,16 +363,21 @@ def test_deleting_a_photo_removes_its_files_only_once_committed(app):
         assert all(storage.exists(k) for k in gone_keys)  # not before the commit
         db.session.commit()
         assert not any(storage.exists(k) for k in gone_keys)
-        remaining = db.session.get(Product, product.id).images
+        remaining = db.session.get(Product, product_id).images
         assert [(img.id, img.position) for img in remaining] == [(keep.id, 0)]
 
 
 def test_deleting_a_product_removes_its_photo_files(app):
     with app.app_context():
         product = make_product(LUNE)
-        image = add_product_image(db.session, product, encode(photo(400, 300), "PNG"), "")
+        image_id = add_product_image(db.session, product, encode(photo(400, 300), "PNG"), "").id
         db.session.commit()
+    run_jobs(app)
+    with app.app_context():
+        image = db.session.get(ProductImage, image_id)
+        product = image.product
         keys = [image.key_for(w) for w in image.widths]
+        assert keys and all(get_storage().exists(k) for k in keys)
         db.session.delete(product)
         db.session.commit()
         assert not any(get_storage().exists(k) for k in keys)

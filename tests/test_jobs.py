@@ -9,7 +9,7 @@ import contextlib
 import pytest
 from sqlalchemy import select, text
 
-from comptoir import jobs
+from comptoir import jobs, tasks
 from comptoir.extensions import db
 from comptoir.services import audit
 from models import AuditLog, Order, OrderStatus
@@ -100,7 +100,12 @@ def test_periodic_jobs_replace_the_external_scheduler():
     schedule = {
         task.task.name: task.cron for task in jobs.queue.periodic_registry.periodic_tasks.values()
     }
-    assert schedule == {"stripe-reconcile": "*/10 * * * *", "purge-carts": "17 3 * * *"}
+    assert schedule == {
+        "stripe-reconcile": "*/10 * * * *",
+        "purge-carts": "17 3 * * *",
+        "retry-stalled-jobs": "* * * * *",
+        "purge-old-data": "47 3 * * *",
+    }
 
 
 @pytest.fixture
@@ -113,7 +118,7 @@ def test_the_periodic_reconcile_settles_a_payment_the_webhook_missed(app, client
     session_id = checkout(client, pid, 2)
     fake_stripe.complete(session_id)  # paid at Stripe, but no webhook ever arrives
 
-    jobs.stripe_reconcile(timestamp=0)
+    tasks.stripe_reconcile(None, timestamp=0)
 
     with app.app_context():
         order = db.session.scalar(
@@ -146,4 +151,7 @@ def test_a_worker_started_from_the_cli_queues_its_periodic_jobs_for_real(app, db
             rows = other.execute(
                 text("SELECT task_name, status FROM procrastinate_jobs ORDER BY id")
             ).all()
-    assert [(name, str(status)) for name, status in rows] == [("stripe-reconcile", "succeeded")]
+    ran = {name: str(status) for name, status in rows}
+    assert ran["stripe-reconcile"] == "succeeded"
+    assert ran["retry-stalled-jobs"] == "succeeded"  # due every minute
+    assert set(ran.values()) == {"succeeded"}

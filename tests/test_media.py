@@ -12,7 +12,6 @@ from flask import render_template_string
 from moto.server import ThreadedMotoServer
 
 from comptoir.extensions import db
-from comptoir.services.images import add_product_image, delete_product_image
 from comptoir.services.media import (
     IMMUTABLE_CACHE_CONTROL,
     InvalidKey,
@@ -20,17 +19,28 @@ from comptoir.services.media import (
     S3Storage,
     get_storage,
 )
-from tests.builders import encode, jpeg_with_gps, make_product, photo
+from comptoir.services.product_images import add_product_image, delete_product_image
+from models import ProductImage
+from tests.builders import encode, jpeg_with_gps, make_product, photo, run_jobs
+
+
+def ready_image(app, name: str, data: bytes, **product) -> int:
+    """A product with one photo, uploaded as staff do, once the variants job ran; its id."""
+    with app.app_context():
+        image = add_product_image(db.session, make_product(name, **product), data, name)
+        image_id = image.id
+        db.session.commit()
+    run_jobs(app)
+    return image_id
+
 
 # --- local storage and /media/ ------------------------------------------------------------------
 
 
 def test_uploaded_photo_is_served_with_long_immutable_cache_headers(app, client):
+    image_id = ready_image(app, "Bol", jpeg_with_gps(), stock=3)
     with app.app_context():
-        product = make_product("Bol", stock=3)
-        image = add_product_image(db.session, product, jpeg_with_gps(), "Bol")
-        db.session.commit()
-        url = get_storage().url(image.key_for(640))
+        url = get_storage().url(db.session.get(ProductImage, image_id).key_for(640))
     assert url.startswith("/media/products/")
     response = client.get(url)
     assert response.status_code == 200
@@ -214,12 +224,11 @@ class TestShopOnS3:
     def test_uploads_go_to_the_bucket_and_pages_link_to_the_public_url(
         self, app, client, s3_endpoint, s3_bucket
     ):
+        image_id = ready_image(
+            app, "Bague", encode(photo(1200, 900), "JPEG"), price_cents=8900, stock=2
+        )
         with app.app_context():
-            product = make_product("Bague", price_cents=8900, stock=2)
-            image = add_product_image(
-                db.session, product, encode(photo(1200, 900), "JPEG"), "Bague"
-            )
-            db.session.commit()
+            image = db.session.get(ProductImage, image_id)
             assert isinstance(get_storage(), S3Storage)
             keys = [image.key_for(w) for w in image.widths]
             with app.test_request_context():
@@ -242,10 +251,11 @@ class TestShopOnS3:
     def test_deleting_a_photo_removes_its_objects_from_the_bucket(
         self, app, s3_endpoint, s3_bucket
     ):
+        image_id = ready_image(
+            app, "Collier", encode(photo(700, 500), "PNG"), price_cents=5900, stock=2
+        )
+        assert s3_client(s3_endpoint).list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 2
         with app.app_context():
-            product = make_product("Collier", price_cents=5900, stock=2)
-            image = add_product_image(db.session, product, encode(photo(700, 500), "PNG"), "")
-            db.session.commit()
-            delete_product_image(db.session, image)
+            delete_product_image(db.session, db.session.get(ProductImage, image_id))
             db.session.commit()
         assert s3_client(s3_endpoint).list_objects_v2(Bucket=s3_bucket).get("KeyCount") == 0

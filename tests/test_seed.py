@@ -82,6 +82,7 @@ def test_seed_command_builds_a_small_demo_shop_then_does_nothing(app, runner):
         for product in products:
             assert product.images, product.name
             for image in product.images:
+                assert image.is_ready  # made by the command itself: no worker needed
                 assert image.alt_text.startswith(product.name)
                 assert all(storage.read(image.key_for(w))[8:12] == b"WEBP" for w in image.widths)
         # Opening stock went through the ledger, like any product created by staff.

@@ -70,7 +70,7 @@ def test_gunicorn_conf_defaults_to_gevent_and_reads_the_environment(monkeypatch)
         1000,
         30,
     )
-    assert defaults["accesslog"] == "-"
+    assert defaults["accesslog"] is None  # the shop logs each request itself
     assert defaults["preload_app"] is False
 
     monkeypatch.setenv("PORT", "5123")
@@ -78,12 +78,12 @@ def test_gunicorn_conf_defaults_to_gevent_and_reads_the_environment(monkeypatch)
     monkeypatch.setenv("GUNICORN_WORKER_CLASS", "gthread")
     monkeypatch.setenv("GUNICORN_THREADS", "8")
     monkeypatch.setenv("GUNICORN_TIMEOUT", "20")
-    monkeypatch.setenv("GUNICORN_ACCESS_LOG", "")
+    monkeypatch.setenv("GUNICORN_ACCESS_LOG", "-")
     custom = runpy.run_path(str(CONFIG))
     assert custom["bind"] == ["0.0.0.0:5123"]
     assert (custom["workers"], custom["worker_class"], custom["threads"]) == (4, "gthread", 8)
     assert custom["timeout"] == 20
-    assert custom["accesslog"] is None
+    assert custom["accesslog"] == "-"
 
 
 def test_gunicorn_conf_imports_nothing_gevent_must_patch_first():

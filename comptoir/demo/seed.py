@@ -6,7 +6,9 @@
 - products are created only in an empty catalogue (a shop that already has products is never
   mixed with demo data: the command says so and does nothing);
 - products go through `catalog.create_product` (opening stock movement) and photos through
-  `images.store_processed_image`/`process_image`, the same pipeline as staff uploads;
+  `images.process_image` and `product_images.store_processed_image`: the pipeline the
+  `image-variants` job runs on staff uploads, called directly (in threads, all cores) so the
+  photos are ready at the commit, whether or not a worker runs;
 - everything is derived from a fixed random seed: two runs give the same shop, photos included;
 - one commit at the end: an interrupted run leaves no half-built catalogue.
 
@@ -34,7 +36,8 @@ from comptoir.demo.photos import hex_rgb, render_photo, shade
 from comptoir.demo.staff import demo_login
 from comptoir.extensions import db
 from comptoir.services.catalog import create_category, create_product, slugify
-from comptoir.services.images import process_image, store_processed_image
+from comptoir.services.images import process_image
+from comptoir.services.product_images import store_processed_image
 from models import Category, MovementReason, Product, StockMovement, utcnow
 
 SEED = 20240611  # fixed: the demo shop is the same on every machine

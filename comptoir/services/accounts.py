@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 
 import email_validator
@@ -20,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from comptoir.services import audit, user_sessions
-from comptoir.services.mail import send_email
+from comptoir.services.mail import queue_email
 from comptoir.services.passwords import (
     burn_password_check,
     hash_password,
@@ -197,22 +199,50 @@ def update_profile(
         user_sessions.end_all(session, user.id, except_token=keep_session_token)
     _flush_user(session, user)
     if "email" in changed or "password" in changed:
-        _notify_security_change(user, previous_email, changed)
+        _notify_security_change(session, user, previous_email, changed)
     return changed
 
 
-def _notify_security_change(user: User, to: str, changed: list[str]) -> None:
+def _notify_security_change(session: Session, user: User, to: str, changed: list[str]) -> None:
     """Tell the address the account had until now: if someone else made the change, the real
     owner hears of it (and can reset the password from the new address's mail… or call us)."""
+    shop = current_app.config["SHOP_NAME"]
+    email_user(
+        session,
+        user,
+        key=f"account-changed:{user.id}:{uuid.uuid4().hex}",
+        to=to,
+        subject=lambda: _("Your %(shop)s account was changed", shop=shop),
+        template="account_changed",
+        email_changed="email" in changed,
+        password_changed="password" in changed,
+    )
+
+
+def email_user(
+    session: Session,
+    user: User,
+    *,
+    key: str,
+    subject: Callable[[], str],
+    template: str,
+    to: str | None = None,
+    **context,
+) -> None:
+    """Decide an email to a customer (services.mail.queue_email), in the account's language,
+    with what it may say of its reader; `to` when it goes to another address (the old one)."""
     with user_locale(user):
-        send_email(
-            to,
-            _("Your %(shop)s account was changed", shop=current_app.config["SHOP_NAME"]),
-            "account_changed",
-            user=user,
-            email_changed="email" in changed,
-            password_changed="password" in changed,
-        )
+        title = subject()
+    snapshot = {"full_name": user.full_name, "email": user.email, "locale": user.locale}
+    queue_email(
+        session,
+        key=key,
+        to=to or user.email,
+        subject=title,
+        template=template,
+        context={"user": snapshot, **context},
+        locale=user.locale,
+    )
 
 
 def user_locale(user: User):
@@ -270,15 +300,15 @@ def request_password_reset(session: Session, email: str) -> bool:
         return False
     token = make_password_reset_token(user)
     max_age = int(current_app.config.get("PASSWORD_RESET_MAX_AGE", 3600))
-    with user_locale(user):
-        send_email(
-            user.email,
-            _("Reset your %(shop)s password", shop=current_app.config["SHOP_NAME"]),
-            "password_reset",
-            user=user,
-            reset_url=external_url("account.password_reset", token=token),
-            valid_minutes=max_age // 60,
-        )
+    email_user(
+        session,
+        user,
+        key=f"password-reset:{user.id}:{uuid.uuid4().hex}",
+        subject=lambda: _("Reset your %(shop)s password", shop=current_app.config["SHOP_NAME"]),
+        template="password_reset",
+        reset_url=external_url("account.password_reset", token=token),
+        valid_minutes=max_age // 60,
+    )
     return True
 
 

@@ -21,7 +21,7 @@ from comptoir.catalog_changes import recent_read
 from comptoir.input_guard import parse_id
 from comptoir.services.pagination import Page
 from comptoir.services.search import apply_search, search_terms
-from models import Category, Product, ProductImage
+from models import Category, ImageStatus, Product, ProductImage
 
 SORTS = ("relevance", "price_asc", "price_desc", "newest", "name")
 MAX_BADGE_IDS = 100
@@ -195,26 +195,6 @@ def parse_ids(raw: str | None, limit: int = MAX_BADGE_IDS) -> list[int]:
     return sorted(ids)[:limit]
 
 
-def badges_version(session: Session, ids: list[int]) -> tuple[datetime | None, str]:
-    """(last change, version tag) of the stock badges of `ids`, in one aggregate query.
-
-    The tag changes whenever a stock level (stock_updated_at) or anything else shown in a
-    badge (active flag, threshold → updated_at) changes, so it can serve as an ETag.
-    """
-    if not ids:
-        return None, "empty"
-    stock_at, updated_at, count = session.execute(
-        select(
-            func.max(Product.stock_updated_at), func.max(Product.updated_at), func.count()
-        ).where(Product.id.in_(ids))
-    ).one()
-    stamps = [s for s in (stock_at, updated_at) if s is not None]
-    last = max(stamps) if stamps else None
-    tag = "-".join(str(s.timestamp() if s else 0) for s in (stock_at, updated_at))
-    tag = f"{count}-{tag}"
-    return last, tag
-
-
 def products_by_ids(session: Session, ids: list[int]) -> list[Product]:
     """Products with these ids (any state: an inactive one shows as unavailable), by id."""
     if not ids:
@@ -230,11 +210,22 @@ def sitemap_products(session: Session) -> list[tuple[str, datetime]]:
 
 def _catalog_stamp_statement() -> Select:
     products = select(
-        func.count(Product.id), func.max(Product.updated_at), func.max(Product.stock_updated_at)
+        func.count(Product.id),
+        func.max(Product.updated_at),
+        func.max(Product.stock_updated_at),
+        # Two sales committed out of the order of their timestamps leave the newest
+        # stock_updated_at unchanged; the units on sale move with each of them.
+        func.coalesce(func.sum(Product.stock_quantity), 0),
     ).subquery()
     categories = select(func.count(Category.id), func.max(Category.updated_at)).subquery()
     images = select(
-        func.count(ProductImage.id), func.max(ProductImage.id), func.sum(ProductImage.position)
+        func.count(ProductImage.id),
+        func.max(ProductImage.id),
+        func.sum(ProductImage.position),
+        # A photo becoming ready (the variants job) changes none of the three above.
+        func.sum(case((ProductImage.status == ImageStatus.READY.value, 1), else_=0)),
+        # Alt texts are in the pages too (and in their ETags, comptoir.public_pages).
+        func.sum(func.length(ProductImage.alt_text)),
     ).subquery()
     return select(products, categories, images).select_from(
         products.join(categories, true()).join(images, true())
@@ -248,12 +239,15 @@ _CATALOG_STAMP = _catalog_stamp_statement()
 def catalog_stamp(session: Session) -> tuple:
     """A value that changes whenever anything a product card or list shows changes, in one query.
 
-    Products: count, last update (name, price, flags, threshold…) and last stock change;
-    categories: count and last update; images: count, newest id and order. Part of the cache keys
-    of rendered catalogue pages and fragments (comptoir.fragment_cache). Read again only when it
-    may be outdated (comptoir.catalog_changes: a commit by this process, a PostgreSQL NOTIFY
-    from another, or CATALOG_STAMP_SECONDS), so a busy catalogue page needs no database round
-    trip at all. Not seen: an image's new alt text (the cache's age limit bounds that).
+    Products: count, last update (name, price, flags, threshold…), last stock change and the
+    units on sale (a sale committed after a later-stamped one still moves the sum);
+    categories: count and last update; images: count, newest id, order, how many are ready
+    and the length of their alt texts.
+    Part of the cache keys of rendered catalogue pages and fragments (comptoir.fragment_cache).
+    Read again only when it may be outdated (comptoir.catalog_changes: a commit by this
+    process, a PostgreSQL NOTIFY from another, or CATALOG_STAMP_SECONDS), so a busy catalogue
+    page needs no database round trip at all. Not seen: an alt text replaced by another of
+    the same length (the page cache's age limit bounds that on the server).
     """
     if has_request_context():
         if "catalog_stamp" not in g:  # the grid and the header share one value per request

@@ -33,6 +33,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comptoir import observability
 from comptoir.services import orders, payments, stock, vat
 from models import (
     Order,
@@ -180,6 +181,7 @@ def place_order(
         cart_id=cart_id,
     )
     price_lines(order, lines)
+    observability.money_context(order_number=order.number, amount_cents=order.total_cents)
     orders.add_event(
         order,
         "checkout_started",

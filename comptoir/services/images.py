@@ -1,4 +1,4 @@
-"""Product images: validate uploads, make clean WebP variants, store them, order the gallery.
+"""Product images' pixels: validate uploads and make clean WebP variants (Pillow, no database).
 
 The pipeline (`process_image`) trusts only what Pillow actually decodes — never the file name
 or the declared content type:
@@ -13,8 +13,12 @@ or the declared content type:
    (EXIF incl. GPS, XMP, comments, ICC) is dropped: variants are re-encoded from pixels only;
 6. WebP variants at `VARIANT_WIDTHS`, never upscaled.
 
-Staff uploads (admin) and the demo seed use the same functions below, so the demo images go
-through exactly what a real photo goes through.
+Steps 1–3 and the proportions read only the file's header (`inspect_upload`: a few
+milliseconds), so the upload request runs them and refuses a file with a clear message. The
+decoding and the variants (`process_image`: most of a second for a 12-megapixel photo) run in
+the `image-variants` job, which repeats the cheap checks first. The gallery's rows and files
+(uploads, that job, order, deletion) belong to services.product_images; the demo seed calls
+the same `process_image`, so its photos go through exactly what a real photo goes through.
 """
 
 from __future__ import annotations
@@ -23,18 +27,14 @@ import hashlib
 import io
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pi_heif
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageCms, ImageFile, ImageOps
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, object_session
-
-from comptoir.services.media import get_storage
-from comptoir.services.on_commit import on_commit
-from models import Product, ProductImage
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,15 @@ pi_heif.register_heif_opener()
 
 
 class ImageRejected(ValueError):
-    """The upload is not an image the shop accepts; `message` is translated and safe to show."""
+    """The upload is not an image the shop accepts; `message` is translated and safe to show.
 
-    def __init__(self, message) -> None:
+    `code` names the refusals the variants job can meet after the request accepted the file
+    (kept on the failed image, shown through `failure_message`)."""
+
+    def __init__(self, message, code: str = "refused") -> None:
         super().__init__(str(message))
         self.message = message
+        self.code = code
 
     def __str__(self) -> str:
         return str(self.message)
@@ -90,6 +94,16 @@ class ProcessedImage:
         return sorted(self.variants)
 
 
+@dataclass(frozen=True)
+class UploadHeader:
+    """What the cheap checks read: the declared size (before EXIF rotation) and the hash."""
+
+    format: str
+    width: int
+    height: int
+    content_hash: str  # sha256 hex of the upload's bytes
+
+
 def _max_upload_bytes() -> int:
     if has_app_context():
         return int(current_app.config.get("MAX_IMAGE_UPLOAD_BYTES") or 15 * 1024 * 1024)
@@ -103,12 +117,45 @@ def _human_size(n: int):
     return _l("%(count)d KB", count=max(1, n // 1024))
 
 
+def inspect_upload(data: bytes, *, max_bytes: int | None = None) -> UploadHeader:
+    """Refuse what can be refused without decoding a pixel, or describe the upload.
+
+    Size cap on the raw bytes, format sniffed by the decoders themselves, declared pixel count
+    (`MAX_PIXELS`) and proportions, all from the header: cheap enough for a web request. A file
+    that passes may still fail to decode (truncated, corrupt): `process_image` tells.
+    """
+    with _open_checked(data, max_bytes) as (img, content_hash):
+        return UploadHeader(img.format, img.width, img.height, content_hash)
+
+
 def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImage:
     """Validate `data` and return clean WebP variants, or raise ImageRejected.
 
     Pure function (no database, no storage): safe to run in worker threads. `max_bytes`
-    defaults to the app's MAX_IMAGE_UPLOAD_BYTES.
+    defaults to the app's MAX_IMAGE_UPLOAD_BYTES. Runs `inspect_upload`'s checks first.
     """
+    with _open_checked(data, max_bytes) as (img, content_hash):
+        try:
+            img.load()
+            upright = _upright_rgb(img)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageRejected(_too_many_pixels(), "too_many_pixels") from None
+        except Exception:
+            log.info("refusing an image that does not decode", exc_info=True)
+            raise ImageRejected(_damaged(), "damaged") from None
+
+    try:
+        variants, heights = _encode_variants(upright)
+    except Exception:  # should not happen after the checks above; still a refusal, not a 500
+        log.exception("could not encode an accepted image")
+        raise ImageRejected(_unprocessable(), "unprocessable") from None
+    largest = max(variants)
+    return ProcessedImage(variants, largest, heights[largest], content_hash, heights)
+
+
+@contextmanager
+def _open_checked(data: bytes, max_bytes: int | None) -> Iterator[tuple[ImageFile.ImageFile, str]]:
+    """The upload opened lazily (header read, no pixel decoded) once every cheap check passed."""
     limit = max_bytes if max_bytes is not None else _max_upload_bytes()
     if not data:
         raise ImageRejected(_l("The file is empty."))
@@ -127,17 +174,17 @@ def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImag
     try:
         img = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected(_too_many_pixels()) from None
+        raise ImageRejected(_too_many_pixels(), "too_many_pixels") from None
     except Exception:
-        raise ImageRejected(_not_supported()) from None
+        raise ImageRejected(_not_supported(), "unsupported") from None
 
     with img:
         if img.format not in _DECODED_FORMATS:  # belt and braces: formats= already restricts
-            raise ImageRejected(_not_supported())
+            raise ImageRejected(_not_supported(), "unsupported")
         width, height = img.size
         # The header's size is checked BEFORE a single pixel is decoded.
         if width < 1 or height < 1 or width * height > MAX_PIXELS:
-            raise ImageRejected(_too_many_pixels())
+            raise ImageRejected(_too_many_pixels(), "too_many_pixels")
         if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
             raise ImageRejected(
                 _l(
@@ -147,26 +194,29 @@ def process_image(data: bytes, *, max_bytes: int | None = None) -> ProcessedImag
                     height=height,
                 )
             )
-        try:
-            img.load()
-            upright = _upright_rgb(img)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageRejected(_too_many_pixels()) from None
-        except Exception:
-            log.info("refusing an image that does not decode", exc_info=True)
-            raise ImageRejected(
-                _l("The image file is damaged or incomplete. Please export it again and retry.")
-            ) from None
+        yield img, content_hash
 
-    try:
-        variants, heights = _encode_variants(upright)
-    except Exception:  # should not happen after the checks above; still a refusal, not a 500
-        log.exception("could not encode an accepted image")
-        raise ImageRejected(
-            _l("The image could not be processed. Please export it again as JPEG and retry.")
-        ) from None
-    largest = max(variants)
-    return ProcessedImage(variants, largest, heights[largest], content_hash, heights)
+
+def failure_message(code: str | None):
+    """Why a failed gallery image failed, translated, from the code the variants job kept."""
+    messages = {
+        "damaged": _damaged,
+        "too_many_pixels": _too_many_pixels,
+        "unsupported": _not_supported,
+        "unfinished": lambda: _l(
+            "The photo could not be processed after several attempts (the media storage may "
+            "have been unreachable). Retry, or delete it."
+        ),
+    }
+    return messages.get(code or "", _unprocessable)()
+
+
+def _damaged():
+    return _l("The image file is damaged or incomplete. Please export it again and retry.")
+
+
+def _unprocessable():
+    return _l("The image could not be processed. Please export it again as JPEG and retry.")
 
 
 def _not_supported():
@@ -235,161 +285,3 @@ def _encode_variants(img: Image.Image) -> tuple[dict[int, bytes], dict[int, int]
         variants[w] = buf.getvalue()
         heights[w] = h
     return variants, heights
-
-
-# --- Gallery operations (services: they flush, the caller commits) ------------------------------
-
-
-def image_key(product_id: int, content_hash: str) -> str:
-    """Storage key prefix of an image; variants are `<key>-<width>.webp` (ProductImage.key_for)."""
-    return f"products/{product_id}/{content_hash[:16]}"
-
-
-def store_processed_image(
-    session: Session, product: Product, processed: ProcessedImage, alt_text: str = ""
-) -> ProductImage:
-    """Save `processed`'s variants to the media storage and add the image last in the gallery.
-
-    Raises ImageRejected if the product already has this exact image. If storing fails midway,
-    the variants already written are removed again and the error propagates.
-    """
-    if product.id is None:
-        session.flush()
-    key = image_key(product.id, processed.content_hash)
-    duplicate = session.scalar(
-        select(ProductImage.id).where(
-            ProductImage.product_id == product.id, ProductImage.storage_key == key
-        )
-    )
-    if duplicate is not None:
-        raise ImageRejected(_l("This image is already in the product's gallery."))
-
-    storage = get_storage()
-    image = ProductImage(storage_key=key)  # only for key_for(); added to the session below
-    saved: list[str] = []
-    try:
-        for w, blob in processed.variants.items():
-            storage.save(image.key_for(w), blob, "image/webp")
-            saved.append(image.key_for(w))
-    except Exception:
-        for k in saved:
-            try:
-                storage.delete(k)
-            except Exception:  # best effort: an orphan file is harmless (content-addressed)
-                log.warning("could not remove %s after a failed upload", k)
-        raise
-
-    last = session.scalar(
-        select(func.max(ProductImage.position)).where(ProductImage.product_id == product.id)
-    )
-    image.product_id = product.id
-    image.position = 0 if last is None else last + 1
-    image.alt_text = _clean_alt(alt_text) or product.name[:ALT_TEXT_MAX]
-    image.widths = processed.widths
-    image.width = processed.width
-    image.height = processed.height
-    image.content_hash = processed.content_hash
-    session.add(image)
-    session.flush()
-    if "images" in product.__dict__:  # keep an already-loaded gallery in step
-        session.expire(product, ["images"])
-    return image
-
-
-def add_product_image(
-    session: Session, product: Product, data: bytes, alt_text: str = ""
-) -> ProductImage:
-    """Validate and process an upload, store its WebP variants, append it to the gallery; flush.
-
-    `data` is the raw uploaded file (bytes). `alt_text` describes the photo for screen readers
-    (defaults to the product name). Raises ImageRejected (with a message to show) for anything
-    that is not an acceptable JPEG/PNG/WebP.
-    """
-    return store_processed_image(session, product, process_image(data), alt_text)
-
-
-def delete_product_image(session: Session, image: ProductImage) -> None:
-    """Remove an image from its gallery (positions are closed up); flush.
-
-    Its stored files are deleted once the transaction commits (not before: a rollback must not
-    leave a gallery row pointing at deleted files). Deleting a product removes its files too.
-    """
-    product_id = image.product_id
-    session.delete(image)
-    session.flush()
-    remaining = session.scalars(
-        select(ProductImage)
-        .where(ProductImage.product_id == product_id)
-        .order_by(ProductImage.position, ProductImage.id)
-    ).all()
-    for position, other in enumerate(remaining):
-        other.position = position
-    session.flush()
-    product = session.get(Product, product_id)
-    if product is not None and "images" in product.__dict__:
-        session.expire(product, ["images"])
-
-
-def reorder_product_images(
-    session: Session, product: Product, ordered_ids: list[int]
-) -> list[ProductImage]:
-    """Put the product's images in the order of `ordered_ids` (first = main photo); flush.
-
-    Forgiving by design (two staff members may edit at once): ids that are not this product's
-    images are ignored, and images missing from the list keep their relative order after the
-    listed ones. Returns the gallery in its new order.
-    """
-    images = session.scalars(
-        select(ProductImage)
-        .where(ProductImage.product_id == product.id)
-        .order_by(ProductImage.position, ProductImage.id)
-    ).all()
-    by_id = {img.id: img for img in images}
-    ordered: list[ProductImage] = []
-    for raw in ordered_ids:
-        try:
-            img = by_id.pop(int(raw))
-        except (KeyError, TypeError, ValueError):
-            continue
-        ordered.append(img)
-    ordered.extend(img for img in images if img.id in by_id)
-    for position, img in enumerate(ordered):
-        img.position = position
-    session.flush()
-    if "images" in product.__dict__:
-        session.expire(product, ["images"])
-    return ordered
-
-
-def update_alt_text(session: Session, image: ProductImage, alt_text: str) -> ProductImage:
-    """Set the image's alt text (trimmed, at most 300 characters; empty → product name); flush."""
-    image.alt_text = _clean_alt(alt_text) or (
-        image.product.name[:ALT_TEXT_MAX] if image.product else ""
-    )
-    session.flush()
-    return image
-
-
-def _clean_alt(text: str | None) -> str:
-    return " ".join((text or "").split())[:ALT_TEXT_MAX]
-
-
-# --- Deleting stored files only once the database agrees ---------------------------------------
-
-
-@event.listens_for(ProductImage, "after_delete")
-def _queue_file_deletion(mapper, connection, target: ProductImage) -> None:
-    # Fires for explicit deletes, product cascades and delete-orphans alike.
-    session = object_session(target)
-    if session is None or not has_app_context():
-        return
-    storage, keys = get_storage(), [target.key_for(w) for w in (target.widths or [])]
-    on_commit(session, lambda: _delete_files(storage, keys))
-
-
-def _delete_files(storage, keys: list[str]) -> None:
-    for key in keys:
-        try:
-            storage.delete(key)
-        except Exception:  # an orphan file is harmless; a failed request is not
-            log.warning("could not delete media %s", key, exc_info=True)

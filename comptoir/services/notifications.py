@@ -1,37 +1,31 @@
-"""Emails about orders and stock, sent only once the change they describe is committed.
+"""Emails about orders and stock, decided in the transaction of the change they describe.
 
 Settlement runs inside a transaction that may still roll back (a webhook that fails is retried
-by Stripe): a confirmation email sent before the commit could announce an order that does not
-exist. So services *queue* messages on the SQLAlchemy session (services.on_commit), and they go
-out right after the outermost COMMIT succeeds; a rollback drops them. Each message captures plain
-values when queued, because the ORM objects cannot be read any more inside the commit hook.
+by Stripe): each email is written with that transaction (services.mail.queue_email, the job
+queue's outbox), so a rollback decides nothing and a commit loses nothing. Each email carries a
+snapshot of plain values and an idempotency key: one confirmation per order, however many times
+Stripe delivers the event. Stock-alert checks run in a job too, after the commit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 
-from flask import current_app, has_request_context
+from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from comptoir import jobs
 from comptoir.extensions import db
-from comptoir.services.mail import send_email
-from comptoir.services.on_commit import on_commit
+from comptoir.services.mail import delivery_state, queue_email, shop_locale
 from comptoir.services.stock import StockChange
-from comptoir.urls import shop_url
-from models import Order, OrderEvent, Product, utcnow
+from models import Order, Product
 
 log = logging.getLogger(__name__)
-EMAIL_SENT = "email_sent"
-EMAIL_FAILED = "email_failed"
-
-
-def _shop_locale() -> str:
-    return current_app.config.get("BABEL_DEFAULT_LOCALE", "fr")
 
 
 def _order_snapshot(order: Order) -> dict:
@@ -65,142 +59,133 @@ def _order_snapshot(order: Order) -> dict:
     }
 
 
-def _send(to: str, locale: str, subject: Callable[[], str], template: str, **context) -> bool:
-    """Send one email in `locale`; True when it left (see mail.send_email)."""
-    if not has_request_context():
-        # The reconcile command runs outside any request; Babel and URL building want one:
-        # give them a neutral one on the shop's own address.
-        with current_app.test_request_context("/", base_url=shop_url()):
-            return _send(to, locale, subject, template, **context)
+def _subject(locale: str, subject: Callable[[], str]) -> str:
     with force_locale(locale):
-        return send_email(
-            to, subject(), template, shop_name=current_app.config["SHOP_NAME"], **context
-        )
+        return subject()
 
 
-def _record_delivery(order_id: int, what: str, to: str, sent: bool) -> None:
-    """Write on the order's timeline whether its email left, so no page claims "sent" for an
-    email that failed — and flag a failure for staff. Runs after the commit that queued the
-    email, on a connection of its own (the committed session may not run SQL any more)."""
-    now = utcnow()
-    message = f"{what} sent to {to}." if sent else f"{what} could NOT be sent to {to}."
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(
-                insert(OrderEvent.__table__).values(
-                    order_id=order_id,
-                    created_at=now,
-                    kind=EMAIL_SENT if sent else EMAIL_FAILED,
-                    message=message,
-                    data={"to": to, "email": what},
-                )
-            )
-            if not sent:
-                conn.execute(
-                    update(Order.__table__)
-                    .where(Order.id == order_id, Order.needs_attention.is_(None))
-                    .values(needs_attention=message[:255])
-                )
-    except Exception:
-        log.exception("Could not record the delivery of an email for order %s", order_id)
+def _reason_key(reason: str) -> str:
+    return hashlib.sha256(reason.encode()).hexdigest()[:16]
+
+
+def email_customer(
+    session: Session,
+    order: Order,
+    *,
+    key: str,
+    subject: Callable[[], str],
+    template: str,
+    context: dict,
+) -> None:
+    """Decide an email to the order's customer, in the language they ordered in, tied to the
+    order (its timeline says whether it left). Nothing without an address."""
+    if not order.email:
+        return
+    locale = order.locale or shop_locale()
+    queue_email(
+        session,
+        key=key,
+        to=order.email,
+        subject=_subject(locale, subject),
+        template=template,
+        context=context,
+        locale=locale,
+        order_id=order.id,
+    )
 
 
 def queue_order_confirmation(session: Session, order: Order) -> None:
     """The customer's confirmation email (lines, totals, VAT breakdown, delivery address)."""
     if not order.email:
         log.warning("Order %s is paid but has no email address: no confirmation sent", order.number)
-        return
-    snapshot, to, locale = _order_snapshot(order), order.email, order.locale or _shop_locale()
-    order_id = order.id
-
-    def send() -> None:
-        sent = _send(
-            to,
-            locale,
-            lambda: _("Your order %(number)s is confirmed", number=snapshot["number"]),
-            "order_confirmation",
-            order=snapshot,
-        )
-        _record_delivery(order_id, "Order confirmation", to, sent)
-
-    on_commit(session, send)
+    email_customer(
+        session,
+        order,
+        key=f"order-confirmation:{order.id}",
+        subject=lambda: _("Your order %(number)s is confirmed", number=order.number),
+        template="order_confirmation",
+        context={"order": _order_snapshot(order)},
+    )
 
 
-def confirmation_state(order: Order) -> str:
-    """ "sent", "failed" or "pending": what the order's timeline says of its confirmation email."""
-    kinds = {event.kind for event in order.events}
-    if EMAIL_SENT in kinds:
-        return "sent"
-    return "failed" if EMAIL_FAILED in kinds else "pending"
+def confirmation_state(session: Session, order: Order) -> str:
+    """ "sent", "failed" or "pending": where the order's confirmation email stands."""
+    return delivery_state(session, order.id, "order_confirmation")
 
 
 def queue_payment_refunded(session: Session, order: Order, amount_cents: int) -> None:
     """Tell the customer their payment was returned because the order could not be honoured."""
-    if not order.email:
-        return
-    snapshot, to, locale = _order_snapshot(order), order.email, order.locale or _shop_locale()
-    on_commit(
+    email_customer(
         session,
-        lambda: _send(
-            to,
-            locale,
-            lambda: _("Your order %(number)s could not be completed", number=snapshot["number"]),
-            "order_not_fulfilled",
-            order=snapshot,
-            amount_cents=amount_cents,
-        ),
+        order,
+        key=f"order-not-fulfilled:{order.id}",
+        subject=lambda: _("Your order %(number)s could not be completed", number=order.number),
+        template="order_not_fulfilled",
+        context={"order": _order_snapshot(order), "amount_cents": amount_cents},
     )
 
 
 def queue_staff_attention(session: Session, order: Order, reason: str) -> None:
-    """Email STAFF_ALERT_EMAIL that an order needs a human (dispute, refused payment…)."""
+    """Email STAFF_ALERT_EMAIL that an order needs a human (dispute, refused payment…); once
+    per order and reason."""
     to = current_app.config.get("STAFF_ALERT_EMAIL")
     if not to:
         return
-    snapshot = _order_snapshot(order)
-    on_commit(
+    queue_email(
         session,
-        lambda: _send(
-            to,
-            _shop_locale(),
-            lambda: _("Order %(number)s needs attention", number=snapshot["number"]),
-            "staff_order_attention",
-            order=snapshot,
-            reason=reason,
+        key=f"staff-attention:{order.id}:{_reason_key(reason)}",
+        to=to,
+        subject=_subject(
+            shop_locale(), lambda: _("Order %(number)s needs attention", number=order.number)
         ),
+        template="staff_order_attention",
+        context={"order": _order_snapshot(order), "reason": reason},
     )
 
 
 def queue_stock_alerts(session: Session, changes: Iterable[StockChange]) -> None:
-    """Email staff when a sale took a product to or below its low-stock threshold, or out."""
-    to = current_app.config.get("STAFF_ALERT_EMAIL")
-    if not to:
+    """Check these stock changes against the products' thresholds in a job (`check-stock-alerts`),
+    after the commit, and email staff when a product went to or below its threshold, or out."""
+    if not current_app.config.get("STAFF_ALERT_EMAIL"):
         return
+    rows = [[change.product_id, change.before, change.after] for change in changes]
+    if rows:
+        jobs.defer(check_stock_alerts, changes=rows, key=uuid.uuid4().hex)
+
+
+@jobs.job("check-stock-alerts")
+def check_stock_alerts(changes: list[list[int]], key: str) -> None:
+    """Which of these changes crossed a threshold; one staff email listing them (the
+    `check-stock-alerts` job; `key`, chosen with the changes, makes its email unique)."""
+    to = current_app.config.get("STAFF_ALERT_EMAIL")
     alerts = []
-    for change in changes:
-        product = session.get(Product, change.product_id)
-        if product is None:
+    for product_id, before, after in changes:
+        product = db.session.get(Product, product_id)
+        if product is None or to is None:
             continue
-        kind = change.crossed(product.effective_low_stock_threshold)
+        threshold = product.effective_low_stock_threshold
+        kind = StockChange(product_id, before, after).crossed(threshold)
         if kind:
             alerts.append(
                 {
                     "kind": kind,
                     "name": product.name,
                     "sku": product.sku or "",
-                    "stock": change.after,
-                    "threshold": product.effective_low_stock_threshold,
+                    "stock": after,
+                    "threshold": threshold,
                 }
             )
     if not alerts:
         return
-    on_commit(
-        session,
-        lambda: _send(
-            to,
-            _shop_locale(),
+    queue_email(
+        db.session,
+        key=f"stock-alert:{key}",
+        to=to,
+        subject=_subject(
+            shop_locale(),
             lambda: _("Stock alert: %(count)d product(s) running out", count=len(alerts)),
-            "stock_alert",
-            alerts=alerts,
         ),
+        template="stock_alert",
+        context={"alerts": alerts},
     )
+    db.session.commit()

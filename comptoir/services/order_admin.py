@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import quote
 
-from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -30,8 +28,7 @@ from sqlalchemy.orm import Session
 
 from comptoir.money import money, parse_euros
 from comptoir.services import audit, orders, refunds, stock
-from comptoir.services.mail import send_email
-from comptoir.services.on_commit import on_commit
+from comptoir.services.notifications import email_customer
 from comptoir.services.refunds import RefundError, find_refund, refund_order
 from models import (
     Order,
@@ -188,9 +185,7 @@ def tracking_url(carrier: str, tracking_number: str) -> str | None:
 
 def queue_shipped_email(session: Session, order: Order) -> None:
     """Tell the customer their parcel left (carrier, tracking number and link), in the language
-    they ordered in — once the transaction commits: a rolled-back shipment sends nothing."""
-    if not order.email:
-        return
+    they ordered in — decided with the shipment: a rolled-back shipment sends nothing."""
     snapshot = {
         "number": order.number,
         "customer_name": order.customer_name,
@@ -203,22 +198,17 @@ def queue_shipped_email(session: Session, order: Order) -> None:
             if item.quantity > item.refunded_quantity
         ],
     }
-    to, locale = order.email, order.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-    link = tracking_url(order.carrier, order.tracking_number)
-    shop_name = current_app.config["SHOP_NAME"]
-
-    def send() -> None:
-        with force_locale(locale):
-            send_email(
-                to,
-                _("Your order %(number)s has shipped", number=snapshot["number"]),
-                "order_shipped",
-                order=snapshot,
-                shop_name=shop_name,
-                tracking_url=link,
-            )
-
-    on_commit(session, send)
+    email_customer(
+        session,
+        order,
+        key=f"order-shipped:{order.id}",
+        subject=lambda: _("Your order %(number)s has shipped", number=order.number),
+        template="order_shipped",
+        context={
+            "order": snapshot,
+            "tracking_url": tracking_url(order.carrier, order.tracking_number),
+        },
+    )
 
 
 # --- Notes ----------------------------------------------------------------------------------

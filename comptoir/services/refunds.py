@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comptoir import observability
 from comptoir.money import money, record
 from comptoir.services import payments, stock
 from comptoir.services.orders import add_event, lock_order, set_status
@@ -176,6 +177,7 @@ def issue_refund(
     """
     if not order.stripe_payment_intent_id:
         raise RefundError(_("This order has no Stripe payment to refund."))
+    observability.money_context(order_number=order.number, refund_cents=amount_cents)
     params = {
         "payment_intent": order.stripe_payment_intent_id,
         "amount": amount_cents,

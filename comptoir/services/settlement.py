@@ -27,6 +27,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from comptoir import observability
 from comptoir.money import record
 from comptoir.services import notifications, payments, stock, vat
 from comptoir.services.cart import remove_ordered_units, restore_ordered_units
@@ -115,6 +116,9 @@ def fulfill_checkout(
     if order is None:
         return Settlement("unknown_session")
     order = lock_order(session, order.id)  # re-read under the lock: the decision below is final
+    observability.money_context(
+        order_number=order.number, checkout_session=session_id, amount_cents=order.total_cents
+    )
     if order.status in OrderStatus.SETTLED:
         return Settlement("already_settled", order)
 

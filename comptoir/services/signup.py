@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -21,12 +22,11 @@ from comptoir.services.accounts import (
     ResetTokenExpired,
     ResetTokenInvalid,
     check_new_password,
+    email_user,
     find_user_by_email,
     register_customer,
-    user_locale,
     validate_email,
 )
-from comptoir.services.mail import send_email
 from comptoir.services.passwords import burn_password_check
 from comptoir.urls import external_url
 from models import User
@@ -56,11 +56,11 @@ def sign_up(
         except EmailTaken:  # created by a concurrent sign-up a moment ago
             existing = find_user_by_email(session, address)
         else:
-            _send_welcome(user)
+            _send_welcome(session, user)
             return user
     burn_password_check(password)  # the time a new account's hash would have taken
     if existing is not None and existing.is_active:
-        _send_already_registered(existing)
+        _send_already_registered(session, existing)
     return None
 
 
@@ -103,25 +103,25 @@ def user_for_welcome_token(session: Session, token: str) -> User:
     return user
 
 
-def _send_welcome(user: User) -> None:
-    with user_locale(user):
-        send_email(
-            user.email,
-            _("Welcome to %(shop)s", shop=current_app.config["SHOP_NAME"]),
-            "welcome",
-            user=user,
-            sign_in_url=external_url("account.welcome", token=make_welcome_token(user)),
-            valid_hours=WELCOME_MAX_AGE // 3600,
-        )
+def _send_welcome(session: Session, user: User) -> None:
+    email_user(
+        session,
+        user,
+        key=f"welcome:{user.id}",
+        subject=lambda: _("Welcome to %(shop)s", shop=current_app.config["SHOP_NAME"]),
+        template="welcome",
+        sign_in_url=external_url("account.welcome", token=make_welcome_token(user)),
+        valid_hours=WELCOME_MAX_AGE // 3600,
+    )
 
 
-def _send_already_registered(user: User) -> None:
-    with user_locale(user):
-        send_email(
-            user.email,
-            _("Your %(shop)s account", shop=current_app.config["SHOP_NAME"]),
-            "signup_existing",
-            user=user,
-            login_url=external_url("account.login"),
-            reset_url=external_url("account.password_reset_request"),
-        )
+def _send_already_registered(session: Session, user: User) -> None:
+    email_user(
+        session,
+        user,
+        key=f"signup-existing:{user.id}:{uuid.uuid4().hex}",
+        subject=lambda: _("Your %(shop)s account", shop=current_app.config["SHOP_NAME"]),
+        template="signup_existing",
+        login_url=external_url("account.login"),
+        reset_url=external_url("account.password_reset_request"),
+    )

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from comptoir import observability
 from comptoir.extensions import db
 from comptoir.money import record
 from comptoir.services import notifications, payments
@@ -267,6 +268,7 @@ def receive_webhook(payload: bytes, signature: str | None) -> tuple[int, str]:
     problem = _not_an_event(event, payload)
     if problem:
         return 400, f"not an event: {problem}"
+    observability.money_context(event_id=event["id"], event_type=event["type"])
 
     session = db.session
     try:

@@ -71,6 +71,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.browser)
+    # Browser tests last: Playwright's sync API leaves an event loop running in the thread that
+    # used it, and a job worker started afterwards in that thread (asyncio.run) would refuse.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)  # stable
 
 
 def _browser_missing_reason() -> str | None:

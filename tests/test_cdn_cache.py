@@ -23,6 +23,7 @@ from comptoir.services import stock
 from models import Product, ProductImage, Role
 from tests.builders import (
     add_catalogue,
+    add_product,
     add_to_cart,
     add_user,
     count_queries,
@@ -419,3 +420,30 @@ def test_a_burst_of_changes_purges_the_cdn_once_after_the_last_commit(app, shop,
     assert waiting == 3  # one job per transaction, taken with it
     run_jobs(app)
     assert len(cdn) == 1
+
+
+def test_a_sale_that_changes_nothing_shown_keeps_etags_and_purges_nothing(app, client, shop, cdn):
+    """40 units, then 39: the pages say "In stock" and offer at most 10 either way, so neither
+    the ETags nor the CDN move; 39, then 2 ("Only 2 left") moves both."""
+    plat = add_product(app, "Plat à tarte", stock=40)
+    with app.app_context():
+        url = f"/products/{db.session.get(Product, plat).slug}"
+    run_jobs(app)
+    purges = len(cdn)
+    etag = client.get(url).headers["ETag"]
+
+    for expected, left in ((40, 39), (39, 11)):
+        with app.app_context():
+            stock.adjust_to(db.session, plat, expected=expected, new_quantity=left, user_id=None)
+            db.session.commit()
+        run_jobs(app)
+        assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert len(cdn) == purges
+
+    with app.app_context():
+        stock.adjust_to(db.session, plat, expected=11, new_quantity=2, user_id=None)
+        db.session.commit()
+    run_jobs(app)
+    changed = client.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and "Only 2 left" in changed.get_data(as_text=True)
+    assert len(cdn) == purges + 1

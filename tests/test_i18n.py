@@ -214,7 +214,7 @@ def test_product_page_speaks_and_formats_prices_in_the_visitor_language(app, cli
     assert "28,00 €" in french and "TTC" in french
     assert "Ajouter au panier" in french and "Plus que 2 en stock" in french
     assert "Add to cart" not in french and "€28.00" not in french
-    assert "Rupture de stock" in _page(client, f"/products/{gone_slug}")
+    assert "Épuisé" in _page(client, f"/products/{gone_slug}")
 
     english = _page(client, f"/products/{few_slug}", **{"Accept-Language": "en"})
     assert "€28.00" in english and "VAT incl." in english

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context
 from sqlalchemy import Select, case, func, or_, select, true
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
@@ -208,14 +208,24 @@ def sitemap_products(session: Session) -> list[tuple[str, datetime]]:
     return [(slug, updated_at) for slug, updated_at in session.execute(stmt)]
 
 
-def _catalog_stamp_statement() -> Select:
+def _catalog_stamp_statement(default_threshold: int, cart_max: int) -> Select:
+    # What the pages show of a product's stock: out of stock, "only N left" up to its threshold,
+    # and the add-to-cart maximum up to CART_MAX_PER_LINE — no more. A level beyond both is
+    # shown exactly like the next one, so a sale from 40 to 39 units moves no stamp, no ETag
+    # and no CDN purge (the drop bench: 50 units sold, a dozen purges instead of one per sale).
+    threshold = func.coalesce(Product.low_stock_threshold, default_threshold)
+    cap = case((threshold > cart_max, threshold), else_=cart_max)
+    shown = case(
+        (Product.stock_quantity <= 0, 0),
+        (Product.stock_quantity <= cap, Product.stock_quantity),
+        else_=cap + 1,
+    )
     products = select(
         func.count(Product.id),
-        func.max(Product.updated_at),
-        func.max(Product.stock_updated_at),
-        # Two sales committed out of the order of their timestamps leave the newest
-        # stock_updated_at unchanged; the units on sale move with each of them.
-        func.coalesce(func.sum(Product.stock_quantity), 0),
+        func.max(Product.updated_at),  # an edit (stock changes leave it alone: services.stock)
+        # Each product's shown level, weighted by its id: two sales committed out of the order
+        # of their timestamps, or on two products, still move the sum.
+        func.coalesce(func.sum(Product.id * shown), 0),
     ).subquery()
     categories = select(func.count(Category.id), func.max(Category.updated_at)).subquery()
     images = select(
@@ -232,15 +242,28 @@ def _catalog_stamp_statement() -> Select:
     )
 
 
-# Built once: it runs on every catalogue request, and a constant statement skips SQL compilation.
-_CATALOG_STAMP = _catalog_stamp_statement()
+# Built once per pair of settings: it runs on every catalogue request, and a constant statement
+# skips SQL compilation.
+_CATALOG_STAMPS: dict[tuple[int, int], Select] = {}
+
+
+def _stamp_statement() -> Select:
+    config = current_app.config
+    key = (
+        int(config.get("DEFAULT_LOW_STOCK_THRESHOLD", 3)),
+        int(config.get("CART_MAX_PER_LINE", 10)),
+    )
+    statement = _CATALOG_STAMPS.get(key)
+    if statement is None:
+        statement = _CATALOG_STAMPS.setdefault(key, _catalog_stamp_statement(*key))
+    return statement
 
 
 def catalog_stamp(session: Session) -> tuple:
     """A value that changes whenever anything a product card or list shows changes, in one query.
 
-    Products: count, last update (name, price, flags, threshold…), last stock change and the
-    units on sale (a sale committed after a later-stamped one still moves the sum);
+    Products: count, last edit (name, price, flags, threshold…) and the stock as the pages show
+    it (out, "only N left", the add-to-cart maximum: a sale that changes none moves nothing);
     categories: count and last update; images: count, newest id, order, how many are ready
     and the length of their alt texts.
     Part of the cache keys of rendered catalogue pages and fragments (comptoir.fragment_cache).
@@ -257,4 +280,4 @@ def catalog_stamp(session: Session) -> tuple:
 
 
 def _read_stamp(session: Session) -> tuple:
-    return tuple(str(value) for value in session.execute(_CATALOG_STAMP).one())
+    return tuple(str(value) for value in session.execute(_stamp_statement()).one())

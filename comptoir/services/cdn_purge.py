@@ -10,7 +10,9 @@ CDN_PURGE_BODY to CDN_PURGE_URL with CDN_PURGE_HEADER — a CDN's "purge everyth
 failing call is retried with the queue's backoff.
 
 Purges are coalesced: a job that finds another `cdn-purge` job still waiting to run leaves the
-purge to it. The last job of a burst of sales always runs, after the last of their commits.
+purge to it. The last job of a burst of sales always runs, after the last of their commits. A
+job that finds the catalogue stamp — what the pages show — as it was at this worker's last
+purge calls nothing: most sales change no page.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from sqlalchemy.orm import Session
 
 from comptoir import jobs
 from comptoir.extensions import db
+from comptoir.services import browse
 
 log = logging.getLogger(__name__)
 
 CATALOGUE_TABLES = frozenset({"products", "categories", "product_images"})
 TIMEOUT_SECONDS = 10
+_last_purged: dict[str, tuple] = {}  # this worker process's last successful purge, per URL
 _CHANGED = "comptoir_catalogue_changed"
 
 
@@ -84,6 +88,12 @@ def purge_cdn() -> None:
     if jobs.uses_queue() and _another_purge_waiting():
         log.info("cdn-purge: a later purge is queued, leaving it to that one")
         return
+    # Most sales change no byte of any page (40 units left, then 39: "In stock" either way):
+    # the catalogue stamp says what the pages show, so an unchanged stamp needs no purge.
+    stamp = browse.catalog_stamp(db.session)
+    if _last_purged.get(url) == stamp:
+        log.info("cdn-purge: nothing the pages show changed since this worker's last purge")
+        return
     headers = {}
     name, colon, value = (config.get("CDN_PURGE_HEADER") or "").partition(":")
     if colon and name.strip():
@@ -94,6 +104,7 @@ def purge_cdn() -> None:
     response = requests.post(url, data=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS)
     if not 200 <= response.status_code < 300:
         raise RuntimeError(f"the CDN purge call answered {response.status_code}")
+    _last_purged[url] = stamp
     log.info("cdn-purge: the CDN was told the catalogue changed")
 
 

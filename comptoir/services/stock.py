@@ -76,7 +76,13 @@ def _apply_delta(
     stmt = (
         update(Product)
         .where(Product.id == product_id)
-        .values(stock_quantity=Product.stock_quantity + delta, stock_updated_at=utcnow())
+        # `updated_at` is the product's own last edit (sitemap lastmod, the catalogue stamp):
+        # a sale is not one, so it keeps its value instead of taking the column's onupdate.
+        .values(
+            stock_quantity=Product.stock_quantity + delta,
+            stock_updated_at=utcnow(),
+            updated_at=Product.updated_at,
+        )
         .returning(Product.stock_quantity)
         .execution_options(synchronize_session=False)
     )
@@ -273,7 +279,9 @@ def adjust_to(
     result = session.execute(
         update(Product)
         .where(Product.id == product_id, Product.stock_quantity == expected)
-        .values(stock_quantity=new_quantity, stock_updated_at=utcnow())
+        .values(
+            stock_quantity=new_quantity, stock_updated_at=utcnow(), updated_at=Product.updated_at
+        )
         .execution_options(synchronize_session=False)
     )
     _expire_cached_product(session, product_id)

@@ -12,6 +12,12 @@ Sections (all by default; pick with --only):
             side: throughput of DB-backed pages, then 50 connections trickling a request body
             for 30 s while /healthz and /products are probed (target: every probe < 1 s,
             0 errors; bench/slow.py)
+  drop      a flash-sale drop: 2,000 shoppers within 60 s for 50 units, through a Varnish shared
+            cache in front of two web processes, the worker and PostgreSQL, then the same
+            without the cache (targets: pages p99 < 100 ms, add to cart and checkout p99 < 1 s,
+            0 errors, exactly 50 sold, a sold-out answer for every refused shopper, one
+            confirmation email per buyer; bench/drop.py), about 2.5 minutes; Varnish is
+            installed with apt when missing (root, unless BENCH_NO_INSTALL=1)
 
 Everything runs on 127.0.0.1: gunicorn (production settings from gunicorn.conf.py, 2 gevent
 workers, see bench/server.py) and the load generator (wrk, or a Python client: bench/load.py),
@@ -21,6 +27,7 @@ PostgreSQL:
       the demo shop with photos, seeded once and reused (--fresh to re-seed)
   <name>_10k      10,000 imageless products for search, seeded once and reused
   <name>_orders   carts and orders, wiped and re-seeded on every run
+  <name>_drop     the drop's shop, wiped and re-seeded for each of its two runs
 
 Prints a table per section and writes bench/results/latest.json. Exit status 1 when a target is
 missed (or anything was oversold), so a regression is visible in a script.
@@ -41,10 +48,10 @@ from sqlalchemy import create_engine, make_url, text
 from bench import databases
 from bench.load import LoadGenerator
 from bench.report import RESULTS_DIR, write_json
-from bench.sections import run_cart, run_checkout, run_pages, run_search, run_slow
+from bench.sections import run_cart, run_checkout, run_drop, run_pages, run_search, run_slow
 from bench.server import THREADS, WORKER_CLASS, WORKERS
 
-SECTIONS = ("pages", "search", "cart", "checkout", "slow")
+SECTIONS = ("pages", "search", "cart", "checkout", "slow", "drop")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -68,6 +75,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--products", type=int, default=64, help="demo shop size (default 64)")
     parser.add_argument("--buyers", type=int, default=50, help="concurrent buyers (default 50)")
+    parser.add_argument(
+        "--drop-shoppers", type=int, default=2000, help="drop: shoppers (default 2000)"
+    )
+    parser.add_argument(
+        "--drop-seconds",
+        type=float,
+        default=60.0,
+        help="drop: the shoppers arrive within this many seconds (default 60)",
+    )
+    parser.add_argument(
+        "--drop-units", type=int, default=50, help="drop: units of the drop product (default 50)"
+    )
+    parser.add_argument(
+        "--drop-no-purge",
+        action="store_true",
+        help="drop: do not wire the shop's CDN purge (CDN_PURGE_URL) to the cache",
+    )
     parser.add_argument("--fresh", action="store_true", help="wipe and re-seed the bench databases")
     parser.add_argument(
         "--python-client",
@@ -207,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             misses += run_search(load, shop_env(bulk), bulk, args, results, logs)
         if "slow" in args.sections:
             misses += run_slow(load, shop_env(demo), demo, args, results, logs)
+        if "drop" in args.sections:
+            misses += run_drop(shop_env, demo_url, args, results, logs)
     finally:
         load.close()
 

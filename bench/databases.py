@@ -197,3 +197,35 @@ def seed_orders_shop(products: int = 24, hot_stock: int = HOT_STOCK) -> Callable
         )
 
     return seed
+
+
+DROP_SLUG = "bench-vase-comete"
+DROP_UNITS = 50
+
+
+def drop_database_url(demo_url: str) -> str:
+    """Where the flash-sale drop runs (orders, emails, jobs): the demo name + `_drop`."""
+    parsed = make_url(normalize_database_url(demo_url))
+    return os.environ.get("BENCH_DROP_DATABASE_URL") or parsed.set(
+        database=f"{parsed.database}_drop"
+    ).render_as_string(hide_password=False)
+
+
+def seed_drop_shop(units: int = DROP_UNITS, products: int = 24) -> Callable[[object], None]:
+    """A small imageless catalogue and the limited edition everyone comes for, newest of all
+    (first on the catalogue page)."""
+
+    def seed(app) -> None:
+        seed_bulk_products(db.session, products)
+        category = ensure_categories(db.session)["ceramique"]
+        create_product(
+            db.session,
+            name="Vase « Comète », édition limitée",
+            slug=DROP_SLUG,
+            price_cents=12000,
+            stock_quantity=units,
+            category_id=category.id,
+            description="Cinquante pièces numérotées, pas une de plus (banc d'essai).",
+        )
+
+    return seed

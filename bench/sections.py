@@ -7,7 +7,7 @@ import contextlib
 
 from sqlalchemy import create_engine, text
 
-from bench import cart, checkout, pages, search, slow
+from bench import cart, checkout, drop, drop_report, pages, search, slow
 from bench.report import table
 from bench.server import Gunicorn
 
@@ -324,3 +324,31 @@ def run_slow(load, env, demo, args, results, logs) -> list[str]:
     if errors:
         misses.append(f"{errors} failed requests in the worker-model comparison")
     return misses
+
+
+def run_drop(env_for, demo_url, args, results, logs) -> list[str]:
+    """The flash-sale drop with the shared cache and without it (bench/drop.py), side by side,
+    and the issue's targets: judged on the run with the cache; the correctness ones (0 errors,
+    exactly the units sold, a sold-out answer for every refused shopper, one email per buyer)
+    on both."""
+    purge = not args.drop_no_purge
+    runs = [
+        drop.run_once(env_for, demo_url, args, logs, cache=c, purge=purge) for c in (True, False)
+    ]
+    results["drop"] = {
+        "shoppers": args.drop_shoppers,
+        "units": args.drop_units,
+        "arrival_seconds": args.drop_seconds,
+        "web_processes": drop.WEB_PROCESSES,
+        "cdn_purge": purge,
+        "runs": {r["run"]: r for r in runs},
+    }
+    print()
+    print(drop_report.tables(runs, args))
+    verdicts = drop_report.verdicts(runs, args.drop_units)
+    print()
+    for v in verdicts:
+        print(f"Target {v['target']}: {v['measured']} → {'met' if v['met'] else 'MISSED'}"
+              + (f" (without cache: {v['without_cache']})" if v.get("without_cache") else ""))  # fmt: skip
+    results["targets"].update({f"drop_{v['key']}": v for v in verdicts})
+    return [f"drop: {v['target']} ({v['measured']})" for v in verdicts if not v["met"]]

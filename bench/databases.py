@@ -180,23 +180,28 @@ def orders_database_url(demo_url: str) -> str:
     ).render_as_string(hide_password=False)
 
 
-def seed_orders_shop(products: int = 24, hot_stock: int = HOT_STOCK) -> Callable[[object], None]:
-    """A small imageless catalogue plus the hot product every concurrent buyer wants."""
+def _seed_with_star(products: int, **star) -> Callable[[object], None]:
+    """A small imageless catalogue plus one product everyone wants (`star`: create_product's
+    fields), created last so it is the newest (first on the catalogue page)."""
 
     def seed(app) -> None:
         seed_bulk_products(db.session, products)
         category = ensure_categories(db.session)["ceramique"]
-        create_product(
-            db.session,
-            name="Pichet en grès « Phare »",
-            slug=HOT_SLUG,
-            price_cents=3400,
-            stock_quantity=hot_stock,
-            category_id=category.id,
-            description="Le produit que tout le monde veut (banc d'essai).",
-        )
+        create_product(db.session, category_id=category.id, **star)
 
     return seed
+
+
+def seed_orders_shop(products: int = 24, hot_stock: int = HOT_STOCK) -> Callable[[object], None]:
+    """A small imageless catalogue plus the hot product every concurrent buyer wants."""
+    return _seed_with_star(
+        products,
+        name="Pichet en grès « Phare »",
+        slug=HOT_SLUG,
+        price_cents=3400,
+        stock_quantity=hot_stock,
+        description="Le produit que tout le monde veut (banc d'essai).",
+    )
 
 
 DROP_SLUG = "bench-vase-comete"
@@ -214,18 +219,11 @@ def drop_database_url(demo_url: str) -> str:
 def seed_drop_shop(units: int = DROP_UNITS, products: int = 24) -> Callable[[object], None]:
     """A small imageless catalogue and the limited edition everyone comes for, newest of all
     (first on the catalogue page)."""
-
-    def seed(app) -> None:
-        seed_bulk_products(db.session, products)
-        category = ensure_categories(db.session)["ceramique"]
-        create_product(
-            db.session,
-            name="Vase « Comète », édition limitée",
-            slug=DROP_SLUG,
-            price_cents=12000,
-            stock_quantity=units,
-            category_id=category.id,
-            description="Cinquante pièces numérotées, pas une de plus (banc d'essai).",
-        )
-
-    return seed
+    return _seed_with_star(
+        products,
+        name="Vase « Comète », édition limitée",
+        slug=DROP_SLUG,
+        price_cents=12000,
+        stock_quantity=units,
+        description="Cinquante pièces numérotées, pas une de plus (banc d'essai).",
+    )

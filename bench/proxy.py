@@ -51,11 +51,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-from bench.server import free_port
+from bench.server import free_port, wait_until_ready
 
 # The shop's cookies that make a page the visitor's own (Flask's session, Flask-Login's
 # remember-me, storefront.visitor.CART_COOKIE), and those that change an anonymous page
@@ -305,17 +303,7 @@ class Varnish:
         return self
 
     def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"varnishd exited:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=5) as r:  # noqa: S310
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"varnishd not ready after {timeout}s:\n{self.log_tail()}")
+        wait_until_ready(self.process, self.url + "/healthz", "varnishd", self.log_tail, timeout)
 
     def stats(self) -> dict[str, int]:
         """Varnish's own counters (varnishstat): hits, misses, passes, bans (purges)…"""

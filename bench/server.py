@@ -155,18 +155,9 @@ class Gunicorn:
         return self
 
     def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.log_path}:\n{self.log_tail()}")
-            try:
-                # self.url is always http://127.0.0.1:<port>
-                with urllib.request.urlopen(self.url + self.ready_path, timeout=5) as r:  # noqa: S310
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn not ready after {timeout}s; see {self.log_path}")
+        wait_until_ready(
+            self.process, self.url + self.ready_path, "gunicorn", self.log_tail, timeout
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -183,3 +174,21 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+
+
+def wait_until_ready(
+    process: subprocess.Popen, url: str, what: str, log_tail, timeout: float = 30
+) -> None:
+    """Poll `url` (always http://127.0.0.1:<port>) until it answers 200; raise with the log's
+    tail if the process exits first or `timeout` seconds go by."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited:\n{log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} not ready after {timeout}s:\n{log_tail()}")

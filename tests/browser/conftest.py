@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import serve
+from tests.builders import add_catalogue, serve
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 LAUNCH_ARGS = [
@@ -150,3 +150,14 @@ def nojs_page(browser, request):
     yield page
     _save_artifacts(request, page)
     context.close()
+
+
+@pytest.fixture
+def bowl_shop(app, live_server):
+    """One product, « Bol en grès » (5 in stock, /products/bol-en-gres), on a live server."""
+    add_catalogue(
+        app,
+        [{"name": "Bol en grès", "slug": "bol-en-gres", "stock": 5, "category": "Céramique"}],
+        ("Céramique",),
+    )
+    return live_server

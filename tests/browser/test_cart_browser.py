@@ -3,26 +3,13 @@ the same form posts and redirects back with the new count."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
-
-from tests.builders import add_catalogue
 
 COUNT = "#cart-count .cart-link__count"
 
 
-@pytest.fixture
-def shop(app, live_server):
-    add_catalogue(
-        app,
-        [{"name": "Bol en grès", "slug": "bol-en-gres", "stock": 5, "category": "Céramique"}],
-        ("Céramique",),
-    )
-    return live_server
-
-
-def test_adding_to_cart_with_javascript_updates_the_header_count_without_reloading(shop, page):
-    page.goto(shop("/products/bol-en-gres"))
+def test_adding_to_cart_with_javascript_updates_the_header_count_without_reloading(bowl_shop, page):
+    page.goto(bowl_shop("/products/bol-en-gres"))
     assert page.locator(COUNT).inner_text() == "0"
     page.evaluate("window.__notReloaded = 1")
 
@@ -39,9 +26,11 @@ def test_adding_to_cart_with_javascript_updates_the_header_count_without_reloadi
     assert page.evaluate("window.__notReloaded === 1"), "the page was reloaded"
 
 
-def test_adding_to_cart_without_javascript_posts_and_comes_back_with_the_count(shop, nojs_page):
+def test_adding_to_cart_without_javascript_posts_and_comes_back_with_the_count(
+    bowl_shop, nojs_page
+):
     page = nojs_page
-    page.goto(shop("/products/bol-en-gres"))
+    page.goto(bowl_shop("/products/bol-en-gres"))
     page.fill("form.add-to-cart input[name=quantity]", "2")
 
     with page.expect_navigation():
@@ -51,5 +40,5 @@ def test_adding_to_cart_without_javascript_posts_and_comes_back_with_the_count(s
     assert page.locator(COUNT).inner_text() == "2"
     assert "Bol en grès" in page.locator("#flashes").inner_text()
 
-    page.goto(shop("/cart"))
+    page.goto(bowl_shop("/cart"))
     assert "Bol en grès" in page.locator("main").inner_text()

@@ -10,20 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import TIMEOUT_MS
-from tests.builders import add_catalogue
 
 COUNT = "#cart-count .cart-link__count"
 PRODUCT = "/products/bol-en-gres"
-
-
-@pytest.fixture
-def shop(app, live_server):
-    add_catalogue(
-        app,
-        [{"name": "Bol en grès", "slug": "bol-en-gres", "stock": 5, "category": "Céramique"}],
-        ("Céramique",),
-    )
-    return live_server
 
 
 def _context(browser, **options):
@@ -47,8 +36,8 @@ def english_nojs(browser):
     context.close()
 
 
-def _open_the_cached_page(shop, page):
-    response = page.goto(shop(PRODUCT))
+def _open_the_cached_page(bowl_shop, page):
+    response = page.goto(bowl_shop(PRODUCT))
     assert response.headers["cache-control"].startswith("public, max-age=0, s-maxage=")
     assert "set-cookie" not in response.headers
     assert page.context.cookies() == []
@@ -56,25 +45,25 @@ def _open_the_cached_page(shop, page):
     assert page.locator(COUNT).inner_text() == "0"
 
 
-def test_a_cached_product_page_adds_to_cart_with_javascript(shop, english):
+def test_a_cached_product_page_adds_to_cart_with_javascript(bowl_shop, english):
     page = english
-    _open_the_cached_page(shop, page)
+    _open_the_cached_page(bowl_shop, page)
     page.evaluate("window.__notReloaded = 1")
 
     with page.expect_request(lambda r: r.url.endswith("/cart/items")) as sent:
         page.click("form.add-to-cart button[type=submit]")
 
     headers = sent.value.all_headers()
-    assert headers["sec-fetch-site"] == "same-origin" and headers["origin"] == shop.url
+    assert headers["sec-fetch-site"] == "same-origin" and headers["origin"] == bowl_shop.url
     expect(page.locator(COUNT)).to_have_text("1")
     assert "Bol en grès" in page.locator("#cart-drawer").inner_text()
     assert page.evaluate("window.__notReloaded === 1"), "the page was reloaded"
     assert {c["name"] for c in page.context.cookies()} >= {"cart"}
 
 
-def test_a_cached_product_page_adds_to_cart_without_javascript(shop, english_nojs):
+def test_a_cached_product_page_adds_to_cart_without_javascript(bowl_shop, english_nojs):
     page = english_nojs
-    _open_the_cached_page(shop, page)
+    _open_the_cached_page(bowl_shop, page)
     page.fill("form.add-to-cart input[name=quantity]", "2")
 
     with page.expect_navigation():
@@ -84,20 +73,20 @@ def test_a_cached_product_page_adds_to_cart_without_javascript(shop, english_noj
     assert page.url.endswith(PRODUCT)
     assert page.locator(COUNT).inner_text() == "2"
     assert "Bol en grès" in page.locator("#flashes").inner_text()
-    page.goto(shop("/cart"))
+    page.goto(bowl_shop("/cart"))
     assert "Bol en grès" in page.locator("main").inner_text()
 
 
-def test_switching_language_never_shows_the_page_the_browser_kept(shop, english_nojs):
+def test_switching_language_never_shows_the_page_the_browser_kept(bowl_shop, english_nojs):
     page = english_nojs
-    _open_the_cached_page(shop, page)
+    _open_the_cached_page(bowl_shop, page)
     with page.expect_navigation():
         page.click(".lang-switch a[hreflang=fr]")
     assert page.url.endswith(PRODUCT)
     assert page.locator("form.add-to-cart button[type=submit]").inner_text() == "Ajouter au panier"
 
 
-def test_a_browser_that_hides_where_it_posted_from_confirms_once(shop, english_nojs):
+def test_a_browser_that_hides_where_it_posted_from_confirms_once(bowl_shop, english_nojs):
     """What a privacy proxy (or an old browser) does: no Origin, no Sec-Fetch-Site, no Referer.
     The shop asks for one more click, on a page that carries a token, and the product is added."""
     page = english_nojs
@@ -111,7 +100,7 @@ def test_a_browser_that_hides_where_it_posted_from_confirms_once(shop, english_n
         headers = {k: v for k, v in route.request.headers.items() if k.lower() not in hidden}
         route.fulfill(response=route.fetch(headers=headers, max_redirects=0))
 
-    _open_the_cached_page(shop, page)
+    _open_the_cached_page(bowl_shop, page)
     page.route("**/cart/items", strip)
     with page.expect_navigation():
         page.click("form.add-to-cart button[type=submit]")

@@ -1,11 +1,12 @@
 """All models, importable from one place (`from models import Product`).
 
-One module per aggregate: catalog, users, orders, stock, cart, payments, audit, jobs.
+One module per aggregate: catalog, content, users, orders, stock, cart, payments, audit, jobs.
 """
 
 from models.audit import AuditLog
 from models.base import utcnow
 from models.cart import Cart, CartItem
+from models.content import ShopPage, ShopSetting
 from models.catalog import Availability, Category, ImageStatus, Product, ProductImage
 from models.jobs import DeliveryStatus, EmailDelivery, JobError
 from models.orders import (
@@ -44,6 +45,8 @@ __all__ = [
     "Refund",
     "RefundStatus",
     "ReservationStatus",
+    "ShopPage",
+    "ShopSetting",
     "Role",
     "StockMovement",
     "StockReservation",

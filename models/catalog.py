@@ -34,8 +34,16 @@ class Category(TimestampMixin, db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The tile's picture, chosen by staff among the catalogue's photos (None: the first photo of
+    # the category's first product). `use_alter`: products → categories → images → products.
+    image_id: Mapped[int | None] = mapped_column(
+        ForeignKey(
+            "product_images.id", ondelete="SET NULL", use_alter=True, name="fk_categories_image_id"
+        )
+    )
 
     products: Mapped[list[Product]] = relationship(back_populates="category")
+    image: Mapped[ProductImage | None] = relationship(foreign_keys=[image_id])
 
     def __repr__(self) -> str:
         return f"<Category {self.slug}>"

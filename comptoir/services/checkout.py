@@ -6,7 +6,10 @@ The checkout view runs these steps with a commit between the two halves, on purp
    VAT breakdown per rate, shipping) and reserve its units through `services.stock` (atomic
    conditional UPDATEs: two shoppers can never both get the last unit). Commit: the units are
    now held and the product rows are no longer locked, so other checkouts are never queued
-   behind a slow call to Stripe.
+   behind a slow call to Stripe. The reservation is the last thing before that commit: every
+   checkout of a product waits for its row lock, so nothing else may happen while it is held
+   (in a drop, with 50 greenlets per web process, each extra round trip under the lock is a
+   turn in the process's queue that every other buyer waits for too).
 2. `open_checkout.payment_request` then the gateway — create the Checkout Session from the
    ORDER (never from the cart again, `checkout_session_params`), with an idempotency key derived
    from the order, and store its id. If Stripe cannot be reached, `abandon_order` releases the
@@ -155,12 +158,44 @@ def place_order(
     user_id: int | None,
     email: str,
     locale: str,
+    cart_fingerprint: str | None = None,
+    client_key: str | None = None,
 ) -> Order:
     """Create an order `pending_payment` from cart lines and reserve its units; flushes.
 
+    `new_order` then `reserve_units`; a caller with work to do between the two (the checkout
+    builds its payment request there) calls them itself. Raises CheckoutError (the caller rolls
+    back: earlier lines may already be reserved in this transaction).
+    """
+    order = new_order(
+        session,
+        lines,
+        cart_id=cart_id,
+        user_id=user_id,
+        email=email,
+        locale=locale,
+        cart_fingerprint=cart_fingerprint,
+        client_key=client_key,
+    )
+    reserve_units(session, order)
+    return order
+
+
+def new_order(
+    session: Session,
+    lines: Sequence[OrderLine],
+    *,
+    cart_id: int | None,
+    user_id: int | None,
+    email: str,
+    locale: str,
+    cart_fingerprint: str | None = None,
+    client_key: str | None = None,
+) -> Order:
+    """The order `pending_payment` for cart lines, its units not reserved yet; flushes.
+
     Prices and VAT rates are read from the product rows now and frozen on the order lines.
-    Raises CheckoutError (the caller rolls back: earlier lines may already be reserved in this
-    transaction) for an empty or too long cart, or a product that cannot supply its quantity.
+    Raises CheckoutError for an empty or too long cart.
     """
     lines = [line for line in lines if line.quantity > 0]
     if not lines:
@@ -179,6 +214,8 @@ def place_order(
         currency="EUR",
         reservation_expires_at=expires_at,
         cart_id=cart_id,
+        cart_fingerprint=cart_fingerprint,
+        client_key=client_key,
     )
     price_lines(order, lines)
     observability.money_context(order_number=order.number, amount_cents=order.total_cents)
@@ -191,9 +228,22 @@ def place_order(
     )
     session.add(order)
     session.flush()
+    return order
+
+
+def reserve_units(session: Session, order: Order) -> None:
+    """Reserve a new order's units until its `reservation_expires_at`; flushes.
+
+    This takes the product rows' locks (stock.reserve), which every other checkout of those
+    products waits for until this transaction ends: call it last, right before the commit.
+    Raises CheckoutError when a product cannot supply its quantity (the caller rolls back).
+    """
     try:
         stock.reserve(
-            session, order.id, [(i.product_id, i.quantity) for i in order.items], expires_at
+            session,
+            order.id,
+            [(i.product_id, i.quantity) for i in order.items],
+            order.reservation_expires_at,
         )
     except stock.InsufficientStock as exc:
         names = {i.product_id: i.product_name for i in order.items}
@@ -211,7 +261,6 @@ def place_order(
                 name=name,
             )
         raise CheckoutError(message) from exc
-    return order
 
 
 def checkout_session_params(order: Order, *, success_url: str, cancel_url: str) -> dict:

@@ -229,14 +229,22 @@ def claim(
             )
     # A savepoint: when a line cannot be reserved, the lines reserved before it are undone but
     # the cancellation of a superseded order above is kept (its session is already unpayable).
+    # The payment request is built before the reservation: the product rows stay locked from
+    # the reservation to the caller's commit, and every other checkout of them waits.
     with session.begin_nested():
-        order = checkout.place_order(
-            session, lines, cart_id=cart.id, user_id=user_id, email=email, locale=locale
+        order = checkout.new_order(
+            session,
+            lines,
+            cart_id=cart.id,
+            user_id=user_id,
+            email=email,
+            locale=locale,
+            cart_fingerprint=digest,
+            client_key=client_key,
         )
-        order.cart_fingerprint = digest
-        order.client_key = client_key
-        session.flush()
-    return ClaimResult(Claim.PLACED, order.id, request=payment_request(order))
+        request = payment_request(order)
+        checkout.reserve_units(session, order)
+    return ClaimResult(Claim.PLACED, order.id, request=request)
 
 
 def payment_request(order: Order) -> PaymentRequest:

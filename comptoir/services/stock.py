@@ -133,27 +133,26 @@ def reserve(
         if quantity <= 0:
             raise ValueError("quantities must be positive")
         merged[product_id] = merged.get(product_id, 0) + quantity
-    changes = []
-    for product_id in sorted(merged):  # fixed lock order: no deadlocks between checkouts
-        quantity = merged[product_id]
-        changes.append(
-            _apply_delta(
-                session,
-                product_id,
-                -quantity,
-                reason=MovementReason.RESERVATION,
-                order_id=order_id,
-                require_active=True,
-            )
+    # The reservation rows go in first (autoflushed by the first UPDATE): from that UPDATE on,
+    # the product row is locked until the caller's transaction ends, so as little as possible
+    # happens after it (one ledger row per product).
+    session.add_all(
+        StockReservation(
+            order_id=order_id, product_id=product_id, quantity=quantity, expires_at=expires_at
         )
-        session.add(
-            StockReservation(
-                order_id=order_id,
-                product_id=product_id,
-                quantity=quantity,
-                expires_at=expires_at,
-            )
+        for product_id, quantity in merged.items()
+    )
+    changes = [
+        _apply_delta(
+            session,
+            product_id,
+            -merged[product_id],
+            reason=MovementReason.RESERVATION,
+            order_id=order_id,
+            require_active=True,
         )
+        for product_id in sorted(merged)  # fixed lock order: no deadlocks between checkouts
+    ]
     session.flush()
     return changes
 

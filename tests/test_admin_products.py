@@ -448,6 +448,7 @@ def test_uploading_photos_strips_gps_and_refuses_non_images_per_file(app, staff)
     run_jobs(app)  # the variants are made by the job (SQLite: right after the request's commit)
     images = gallery(app, pid)
     assert [alt for _, alt, _, _ in images] == ["Bol bleu vu de dessus"] * 2
+    assert all(widths for _, _, _, widths in images)  # both photos got their variants
     with app.app_context():
         storage = get_storage()
         stored = storage.read(f"{images[0][2]}-{images[0][3][-1]}.webp")

@@ -155,3 +155,25 @@ def test_a_worker_started_from_the_cli_queues_its_periodic_jobs_for_real(app, db
     assert ran["stripe-reconcile"] == "succeeded"
     assert ran["retry-stalled-jobs"] == "succeeded"  # due every minute
     assert set(ran.values()) == {"succeeded"}
+
+
+def test_work_after_a_commit_waits_for_the_outer_commit_not_a_savepoint(app):
+    """SQLAlchemy announces a savepoint's release as a commit: work queued for after the commit
+    (jobs on SQLite, file deletions) must still wait for the real one, and a rollback of the
+    outer transaction drops it (it once ran the first photo's job before the second was
+    written, which then never got its variants)."""
+    from comptoir.services.on_commit import on_commit
+
+    ran = []
+    with app.app_context():
+        on_commit(db.session, lambda: ran.append("before the savepoint"))
+        with db.session.begin_nested():
+            on_commit(db.session, lambda: ran.append("inside the savepoint"))
+        assert ran == []
+        db.session.rollback()
+        assert ran == []
+        with db.session.begin_nested():
+            on_commit(db.session, lambda: ran.append("kept"))
+        assert ran == []
+        db.session.commit()
+    assert ran == ["kept"]

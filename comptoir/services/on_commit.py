@@ -26,6 +26,11 @@ def on_commit(session: Session, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_queue(session: Session) -> None:
+    # SQLAlchemy also sends `after_commit` when a savepoint is released (begin_nested): the
+    # outer transaction may still roll back, and the rows of the work queued after the
+    # savepoint are not written yet. Only the outermost COMMIT runs the queue.
+    if session.in_nested_transaction():
+        return
     for callback in session.info.pop(_QUEUE, []):
         try:
             callback()

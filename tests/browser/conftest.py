@@ -66,6 +66,7 @@ def _save_artifacts(request, page) -> None:
         print(f"could not save browser artifacts: {exc!r}")
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture parameters
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
     for item in items:

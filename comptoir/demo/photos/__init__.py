@@ -1,9 +1,15 @@
-"""Demo product photos drawn with Pillow: studio backdrop, soft shadow, a shaded object.
+"""Demo product photos drawn with Pillow, made to read as studio product photography.
 
 Nothing is downloaded and nothing binary is committed: `render_photo()` draws a 1600×1200 JPEG
 from a kind ("bowl", "candle_jar", "ring"…), a palette and a seed, so the same seed always
-gives the same picture. The JPEG then goes through the real upload pipeline
-(comptoir.services.images) like a staff member's photo would.
+gives the same bytes (all noise comes from a seeded `random.Random`). The JPEG then goes through
+the real upload pipeline (comptoir.services.images) like a staff member's photo would.
+
+A photo is made in three steps: `studio.backdrop` (a table against a wall, out of focus, lit
+behind the object, vignetted), a drawer painting the object part by part with its material
+(`tableware`, `goods`, `candles`, `jewellery`, textures from `materials`), then
+`studio.develop` (volume from the key light, contact and cast shadows, film grain, the
+table's weave).
 """
 
 from __future__ import annotations
@@ -12,19 +18,11 @@ import io
 import random
 from collections.abc import Callable
 
-from comptoir.demo.photos.canvas import Canvas, H, W, backdrop, hex_rgb, shade
-from comptoir.demo.photos.goods import (
-    draw_bag,
-    draw_bottle,
-    draw_candle_jar,
-    draw_cushion,
-    draw_earrings,
-    draw_folded_cloth,
-    draw_necklace,
-    draw_pillar,
-    draw_ring,
-    draw_wallet,
-)
+from comptoir.demo.photos import studio
+from comptoir.demo.photos.candles import draw_bottle, draw_candle_jar, draw_pillar
+from comptoir.demo.photos.canvas import Canvas, H, W, hex_rgb, shade
+from comptoir.demo.photos.goods import draw_bag, draw_cushion, draw_folded_cloth, draw_wallet
+from comptoir.demo.photos.jewellery import draw_earrings, draw_necklace, draw_ring
 from comptoir.demo.photos.tableware import (
     draw_board,
     draw_bowl,
@@ -72,6 +70,16 @@ _HALF_WIDTHS = {
     "earrings": 1.0,
 }
 
+# How much each object's silhouette shades away from the light (round things a lot, a fine chain
+# barely) and how long a shadow it casts (things lying flat, hardly any).
+_LIGHT = {
+    "bowl": (1.0, 1.0), "wood_bowl": (1.0, 1.0), "vase": (1.0, 1.0), "mug": (1.0, 1.0),
+    "plate": (0.6, 0.4), "folded_cloth": (0.7, 0.6), "cushion": (1.0, 1.0), "bag": (0.8, 1.0),
+    "wallet": (0.6, 0.4), "candle_jar": (0.6, 1.0), "pillar": (0.9, 1.0), "ring": (0.3, 0.7),
+    "necklace": (0.0, 0.4), "earrings": (0.2, 0.6), "spoon": (0.5, 0.3), "board": (0.3, 0.3),
+    "food_jar": (0.6, 1.0), "bottle": (0.7, 1.0),
+}  # fmt: skip
+
 
 def render_photo(kind: str, colors: dict, *, seed: int, view: int = 0, quality: int = 88) -> bytes:
     """A JPEG "product photo" of `kind` in `colors` (main, accent, clay/metal…, wall, surface).
@@ -86,7 +94,6 @@ def render_photo(kind: str, colors: dict, *, seed: int, view: int = 0, quality: 
             colors.get("surface2", shade(surface, 0.9)),
         )
     horizon = rng.uniform(0.56, 0.66)
-    canvas = Canvas(backdrop(wall, surface, horizon), rng)
     u = {0: 370, 1: 520, 2: 330}[view] * rng.uniform(0.95, 1.05)
     cx = W / 2 + {0: 0, 1: -60, 2: -220}[view]
     # Tall and wide objects stay whole in the close-up and off-centre views.
@@ -97,7 +104,18 @@ def render_photo(kind: str, colors: dict, *, seed: int, view: int = 0, quality: 
     )
     obj_h = _HEIGHTS.get(kind, 1.5) * u
     cy = min(H - 80, max(H * horizon + 120, (H + obj_h) / 2 + 60))
+    canvas = Canvas(studio.backdrop(wall, surface, horizon, cx, rng), rng)
     DRAWERS[kind](canvas, cx, cy, u, colors)
+    volume, cast = _LIGHT.get(kind, (0.8, 1.0))
+    studio.develop(
+        canvas,
+        horizon_y=H * horizon,
+        base_y=cy,
+        u=u,
+        surface=surface,
+        volume=volume,
+        cast=cast,
+    )
     out = io.BytesIO()
     canvas.im.save(out, "JPEG", quality=quality, optimize=False)
     return out.getvalue()

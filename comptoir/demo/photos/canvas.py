@@ -1,7 +1,10 @@
-"""Drawing primitives for the demo photos: colours, masked painting, light, backdrop.
+"""Drawing primitives for the demo photos: colours, masked painting, seeded noise, lit gradients.
 
 Every part of an object is an anti-aliased mask (drawn, then blurred a little as a lens would)
-filled with a flat colour or a lighting gradient, optionally with a seeded texture.
+filled with a flat colour or a lighting gradient. The canvas keeps the union of everything
+painted as the object's alpha, so the studio pass (comptoir/demo/photos/studio.py) can shade the
+object as a whole and cast its shadow after it is drawn. All randomness comes from the canvas's
+seeded `random.Random`: `Image.effect_noise` is not seeded, so it is never used.
 """
 
 from __future__ import annotations
@@ -31,15 +34,33 @@ def shade(color: RGB, factor: float) -> RGB:
     return tuple(int(c + (255 - c) * t) for c in color)  # type: ignore[return-value]
 
 
+def mix(a: RGB, b: RGB, t: float) -> RGB:
+    """`a` moved a fraction `t` of the way to `b`."""
+    return tuple(int(x + (y - x) * t) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def noise(rng: random.Random, size: tuple[int, int], sigma: float) -> Image.Image:
+    """Grey noise around 128 with about the given standard deviation, from a seeded generator."""
+    raw = Image.frombytes("L", size, rng.randbytes(size[0] * size[1]))
+    gain = sigma / 74  # uniform bytes have a standard deviation of about 74
+    return raw.point(lambda v: max(0, min(255, int(128 + (v - 128) * gain))))
+
+
 # --- canvas -------------------------------------------------------------------------------------
 
 
 class Canvas:
-    """An RGB image plus helpers to paint masked, shaded parts."""
+    """An RGB image, the object's alpha (everything painted so far) and the seeded generator.
+
+    `footprints` collects where the object stands on the table (`shadow()`); the studio pass
+    turns them into contact shadows once the object is drawn.
+    """
 
     def __init__(self, image: Image.Image, rng: random.Random) -> None:
         self.im = image
         self.rng = rng
+        self.alpha = Image.new("L", image.size, 0)
+        self.footprints: list[tuple[tuple[float, float, float, float], float]] = []
 
     @staticmethod
     def mask() -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -51,7 +72,7 @@ class Canvas:
         box = mask.getbbox()
         if box is None:
             return
-        pad = 4
+        pad = 4 + int(3 * soften)  # room for the blur to spread
         box = (
             max(0, box[0] - pad),
             max(0, box[1] - pad),
@@ -60,67 +81,126 @@ class Canvas:
         )
         m = mask.crop(box)
         if soften:
-            m = m.filter(ImageFilter.GaussianBlur(soften))
+            # A one-pass box blur is anti-aliasing enough and a third of a gaussian's cost.
+            blur = ImageFilter.BoxBlur if soften <= 1.5 else ImageFilter.GaussianBlur
+            m = m.filter(blur(soften))
         if opacity < 1:
             m = m.point(lambda v: int(v * opacity))
+        self.alpha.paste(ImageChops.lighter(self.alpha.crop(box), m), box)
         if isinstance(fill, tuple) and len(fill) == 3 and isinstance(fill[0], int):
             self.im.paste(fill, box, m)
             return
         if isinstance(fill, tuple):
             img, (ox, oy) = fill
-            region = Image.new("RGB", (box[2] - box[0], box[3] - box[1]))
-            region.paste(img, (ox - box[0], oy - box[1]))
+            region = _clamped(img, (ox - box[0], oy - box[1]), (box[2] - box[0], box[3] - box[1]))
         else:
             region = fill.crop(box)
         self.im.paste(region, box, m)
 
-    def shadow(self, bbox, strength: float = 0.45, blur: float = 40) -> None:
-        """A soft contact shadow under an object (ellipse `bbox`), blurred small for speed."""
-        k = 4
-        small = Image.new("L", (W // k, H // k), 0)
-        ImageDraw.Draw(small).ellipse([v / k for v in bbox], fill=int(255 * strength))
-        small = small.filter(ImageFilter.GaussianBlur(blur / k))
-        m = small.resize((W, H), Image.Resampling.BILINEAR)
-        dark = ImageChops.multiply(self.im, Image.new("RGB", (W, H), (70, 60, 55)))
-        self.im = Image.composite(dark, self.im, m)
+    def shadow(self, bbox, strength: float = 0.45) -> None:
+        """Where the object stands on the table (an ellipse): the studio pass darkens it later,
+        once the object is drawn, softened in proportion to the object's size."""
+        self.footprints.append((tuple(bbox), strength))
 
     def glow(self, center, radius: float, color: RGB, strength: float = 0.6) -> None:
-        """Additive light (a candle flame's halo)."""
+        """Additive light (a candle flame's halo), drawn small and only over its own square."""
         k = 4
-        small = Image.new("L", (W // k, H // k), 0)
         cx, cy = center
-        r = radius / k
+        r = int(radius * 2.6)  # the blurred halo reaches about 2.4 radii
+        box = (max(0, int(cx - r)), max(0, int(cy - r)), min(W, int(cx + r)), min(H, int(cy + r)))
+        bw, bh = box[2] - box[0], box[3] - box[1]
+        small = Image.new("L", (max(1, bw // k), max(1, bh // k)), 0)
+        rk = radius / k
+        ox, oy = (cx - box[0]) / k, (cy - box[1]) / k
         ImageDraw.Draw(small).ellipse(
-            (cx / k - r, cy / k - r, cx / k + r, cy / k + r), fill=int(255 * strength)
+            (ox - rk, oy - rk, ox + rk, oy + rk), fill=int(255 * strength)
         )
-        small = small.filter(ImageFilter.GaussianBlur(r * 0.6))
-        m = small.resize((W, H), Image.Resampling.BILINEAR)
-        light = Image.new("RGB", (W, H), color)
-        self.im = ImageChops.add(self.im, ImageChops.multiply(light, Image.merge("RGB", (m, m, m))))
+        small = small.filter(ImageFilter.GaussianBlur(rk * 0.6))
+        m = small.resize((bw, bh), Image.Resampling.BILINEAR)
+        light = ImageChops.multiply(
+            Image.new("RGB", (bw, bh), color), Image.merge("RGB", (m, m, m))
+        )
+        self.im.paste(ImageChops.add(self.im.crop(box), light), box)
 
     def noise(self, size: tuple[int, int], sigma: float) -> Image.Image:
-        """Grey noise around 128 from the seeded generator (Image.effect_noise is not seeded)."""
-        raw = Image.frombytes("L", size, self.rng.randbytes(size[0] * size[1]))
-        gain = sigma / 74  # uniform bytes have a standard deviation of about 74
-        return raw.point(lambda v: max(0, min(255, int(128 + (v - 128) * gain))))
+        """Grey noise around 128 from the canvas's seeded generator."""
+        return noise(self.rng, size, sigma)
 
     def texture(
         self, mask: Image.Image, sigma: float, amount: float, stretch: tuple[int, int] = (1, 1)
     ) -> None:
-        """Grain inside `mask`: gaussian noise, optionally stretched (wood grain, linen weave)."""
+        """Grain inside `mask`: noise, optionally stretched (a fibre, a streak)."""
         box = mask.getbbox()
         if box is None:
             return
         w, h = box[2] - box[0], box[3] - box[1]
         sx, sy = stretch
         noise = self.noise((max(1, w // sx), max(1, h // sy)), sigma)
-        noise = noise.resize((w, h), Image.Resampling.BILINEAR)
+        self.relief(mask, noise.resize((w, h), Image.Resampling.BILINEAR), amount, box)
+
+    def relief(self, mask: Image.Image, noise: Image.Image, amount: float, box=None) -> None:
+        """Add `noise` (grey around 128, the size of `box`) to the picture inside `mask`."""
+        box = box or mask.getbbox()
+        if box is None:
+            return
         region = self.im.crop(box)
         noisy = ImageChops.add(
             region, Image.merge("RGB", (noise, noise, noise)), scale=1, offset=-128
         )
         m = mask.crop(box).point(lambda v: int(v * amount))
         self.im.paste(Image.composite(noisy, region, m), box)
+
+
+def _clamped(img: Image.Image, offset: tuple[int, int], size: tuple[int, int]) -> Image.Image:
+    """`img` placed at `offset` in a `size` region, its edge pixels stretched over the rest.
+
+    A gradient a rounding short of its mask would otherwise leave a black seam on the part.
+    """
+    region = Image.new("RGB", size)
+    x, y = offset
+    w, h = img.size
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(size[0], x + w), min(size[1], y + h)
+    if x0 >= x1 or y0 >= y1:
+        return img.resize(size, Image.Resampling.BILINEAR)
+    inner = img.crop((x0 - x, y0 - y, x1 - x, y1 - y))
+    region.paste(inner, (x0, y0))
+    iw, ih = inner.size
+    if y0 > 0:
+        region.paste(inner.crop((0, 0, iw, 1)).resize((iw, y0)), (x0, 0))
+    if y1 < size[1]:
+        region.paste(inner.crop((0, ih - 1, iw, ih)).resize((iw, size[1] - y1)), (x0, y1))
+    if x0 > 0:
+        region.paste(region.crop((x0, 0, x0 + 1, size[1])).resize((x0, size[1])), (0, 0))
+    if x1 < size[0]:
+        edge = region.crop((x1 - 1, 0, x1, size[1])).resize((size[0] - x1, size[1]))
+        region.paste(edge, (x1, 0))
+    return region
+
+
+# --- gradients ----------------------------------------------------------------------------------
+
+
+def _profile(kind: str, highlight: float, contrast: float) -> list[int]:
+    """256 brightness values across a round object, 170 being the base colour.
+
+    "satin" is a Lambert-ish falloff to both edges and a soft softbox reflection at
+    `highlight`; "metal" mirrors the studio instead: deep darks, two sharp reflections and a
+    bright rim, which is what reads as polished metal.
+    """
+    values = []
+    for i in range(256):
+        x = i / 255
+        body = math.sin(math.pi * x) ** 0.6
+        if kind == "metal":
+            spec = math.exp(-((x - highlight) ** 2) / 0.0025)
+            spec2 = 0.7 * math.exp(-((x - 0.78) ** 2) / 0.0015)
+            dark = 0.35 * math.exp(-((x - 0.55) ** 2) / 0.01)
+            v = 0.3 + 0.5 * body * contrast + 0.6 * (spec + spec2) * contrast - dark
+        else:
+            spec = math.exp(-((x - highlight) ** 2) / 0.006)
+            v = 0.45 + 0.45 * body * contrast + 0.35 * spec * contrast
+        values.append(max(0, min(255, int(v * 170))))
+    return values
 
 
 def lit(
@@ -131,28 +211,19 @@ def lit(
     highlight: float = 0.33,
     contrast: float = 1.0,
     vertical: bool = False,
+    kind: str = "satin",
 ) -> Image.Image:
     """Cylinder-like lighting across `width` (or down `height`): dark edges and a highlight."""
-    n = 256
-    values = []
-    for i in range(n):
-        x = i / (n - 1)
-        # Lambert-ish falloff towards both edges plus a narrower specular bump at `highlight`.
-        body = math.sin(math.pi * x) ** 0.6
-        spec = math.exp(-((x - highlight) ** 2) / 0.006)
-        v = 0.45 + 0.45 * body * contrast + 0.35 * spec * contrast
-        values.append(max(0, min(255, int(v * 170))))
-    strip = Image.new("L", (n, 1))
-    strip.putdata(values)
+    strip = Image.new("L", (256, 1))
+    strip.putdata(_profile(kind, highlight, contrast))
+    width, height = max(1, width), max(1, height)
     if vertical:
         strip = strip.transpose(Image.Transpose.ROTATE_270)
-        gradient = strip.resize((1, max(1, height)), Image.Resampling.BILINEAR).resize(
-            (max(1, width), max(1, height))
-        )
+        line = strip.resize((1, height), Image.Resampling.BILINEAR)
+        gradient = line.resize((width, height), Image.Resampling.NEAREST)
     else:
-        gradient = strip.resize((max(1, width), 1), Image.Resampling.BILINEAR).resize(
-            (max(1, width), max(1, height))
-        )
+        line = strip.resize((width, 1), Image.Resampling.BILINEAR)
+        gradient = line.resize((width, height), Image.Resampling.NEAREST)
     # 170 ≙ the base colour; darker below, lighter (towards white) above.
     return ImageOps.colorize(
         gradient, black=shade(base, 0.25), white=shade(base, 1.45), mid=base, midpoint=170
@@ -160,26 +231,6 @@ def lit(
 
 
 def vgrad(width: int, height: int, top: RGB, bottom: RGB) -> Image.Image:
-    g = Image.linear_gradient("L").resize(
-        (max(1, width), max(1, height)), Image.Resampling.BILINEAR
-    )
+    g = Image.linear_gradient("L").resize((1, max(1, height)), Image.Resampling.BILINEAR)
+    g = g.resize((max(1, width), max(1, height)), Image.Resampling.NEAREST)
     return ImageOps.colorize(g, black=top, white=bottom)
-
-
-def backdrop(wall: RGB, surface: RGB, horizon: float) -> Image.Image:
-    """Studio backdrop: a graded wall meeting a table surface, with a gentle vignette."""
-    wall_img = vgrad(W, H, shade(wall, 1.12), shade(wall, 0.92))
-    surf_img = vgrad(W, H, shade(surface, 0.95), shade(surface, 1.08))
-    k = 8
-    m = Image.new("L", (W // k, H // k), 0)
-    ImageDraw.Draw(m).rectangle((0, int(H * horizon / k), W // k, H // k), fill=255)
-    m = m.filter(ImageFilter.GaussianBlur(2.5)).resize((W, H), Image.Resampling.BILINEAR)
-    im = Image.composite(surf_img, wall_img, m)
-    vignette = (
-        Image.radial_gradient("L")
-        .resize((W, H), Image.Resampling.BILINEAR)
-        .point(lambda v: int(max(0, v - 90) * 0.55))
-    )
-    return Image.composite(
-        ImageChops.multiply(im, Image.new("RGB", (W, H), (150, 140, 135))), im, vignette
-    )

@@ -138,6 +138,9 @@ class CategoryForm(FlaskForm):
         _l("Position in menus"), default=0, validators=[Optional(), NumberRange(min=0, max=9999)]
     )
     is_active = BooleanField(_l("Shown in the shop"), default=True)
+    # The tile's picture: a photo id among the category's ("" = automatic). Which ids are
+    # allowed is the service's rule (services.merchandising.set_category_image); not in values().
+    image_id = StringField(_l("Picture on the home page"), validators=[Optional(), Length(max=20)])
 
     def values(self) -> dict:
         return {
@@ -211,3 +214,15 @@ class RoleForm(FlaskForm):
 class PromoteForm(RoleForm):
     email = StringField(_l("Email of an existing account"),
                         validators=[DataRequired(message=_REQUIRED), Length(max=255)])  # fmt: skip
+
+
+class HeroForm(FlaskForm):
+    """The home page's hero product ("" = automatic). The choices are for display; which ids
+    are allowed is the service's rule (services.merchandising.set_hero_product), so a foreign
+    id gets its clear message rather than WTForms' "Not a valid choice"."""
+
+    product_id = SelectField(_l("Product in the hero"), validate_choice=False)
+
+    def set_products(self, products) -> None:
+        automatic = SelectChoice("", _l("Automatic (in stock, featured, newest)"))
+        self.product_id.choices = [automatic] + [SelectChoice(str(p.id), p.name) for p in products]

@@ -35,7 +35,7 @@ from comptoir.extensions import db
 from comptoir.htmx import is_htmx, render_page
 from comptoir.services import admin_catalog as catalog
 from comptoir.services import admin_gallery as gallery
-from comptoir.services import images, product_images, reporting, reservations
+from comptoir.services import images, merchandising, product_images, reporting, reservations
 from comptoir.services.admin_catalog import CatalogError
 from comptoir.services.stock_alerts import notify_threshold_crossings
 from comptoir.urls import safe_next
@@ -474,6 +474,10 @@ def category_edit(category_id: int):
     if form.validate_on_submit():
         try:
             catalog.save_category(db.session, category, form.values(), actor_id=current_user.id)
+            if form.image_id.raw_data:  # the picture chooser is shown only when there are photos
+                merchandising.set_category_image(
+                    db.session, category, form.image_id.data, actor_id=current_user.id
+                )
         except CatalogError as error:
             _apply_error(form, error)
             category = db.session.get(Category, category_id)
@@ -482,7 +486,12 @@ def category_edit(category_id: int):
             flash(_("Category saved."), "success")
             return redirect(url_for(".categories"), 303)
     status = 422 if request.method == "POST" else 200
-    html = render_template("admin/products/category_form.html", form=form, category=category)
+    html = render_template(
+        "admin/products/category_form.html",
+        form=form,
+        category=category,
+        tile_images=merchandising.category_image_choices(db.session, category),
+    )
     return html, status
 
 

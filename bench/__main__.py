@@ -18,6 +18,13 @@ Sections (all by default; pick with --only):
             0 errors, exactly 50 sold, a sold-out answer for every refused shopper, one
             confirmation email per buyer; bench/drop.py), about 2.5 minutes; Varnish is
             installed with apt when missing (root, unless BENCH_NO_INSTALL=1)
+  lighthouse  Lighthouse 12 (npm, bench/package.json) with Debian's Chromium on the demo shop:
+            home, /products, a product page and a cart with one item, mobile (simulated
+            throttling) and desktop, median of 3 runs each (targets: performance >= 99 mobile,
+            accessibility/best practices/SEO 100, LCP <= 1.0 s mobile, CLS 0, first-view
+            transfer excluding images <= 60 KB; bench/lighthouse.py), JSON reports in
+            bench/results/lighthouse/, a few minutes; `npm ci --prefix bench` when
+            bench/node_modules is missing (unless BENCH_NO_INSTALL=1)
 
 Everything runs on 127.0.0.1: gunicorn (production settings from gunicorn.conf.py, 2 gevent
 workers, see bench/server.py) and the load generator (wrk, or a Python client: bench/load.py),
@@ -48,10 +55,18 @@ from sqlalchemy import create_engine, make_url, text
 from bench import databases
 from bench.load import LoadGenerator
 from bench.report import RESULTS_DIR, write_json
-from bench.sections import run_cart, run_checkout, run_drop, run_pages, run_search, run_slow
+from bench.sections import (
+    run_cart,
+    run_checkout,
+    run_drop,
+    run_lighthouse,
+    run_pages,
+    run_search,
+    run_slow,
+)
 from bench.server import THREADS, WORKER_CLASS, WORKERS
 
-SECTIONS = ("pages", "search", "cart", "checkout", "slow", "drop")
+SECTIONS = ("pages", "search", "cart", "checkout", "slow", "drop", "lighthouse")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -91,6 +106,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--drop-no-purge",
         action="store_true",
         help="drop: do not wire the shop's CDN purge (CDN_PURGE_URL) to the cache",
+    )
+    parser.add_argument(
+        "--lighthouse-runs",
+        type=int,
+        default=3,
+        help="lighthouse: runs per page and form factor, the median reported (default 3)",
     )
     parser.add_argument("--fresh", action="store_true", help="wipe and re-seed the bench databases")
     parser.add_argument(
@@ -189,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     misses: list[str] = []
     logs = RESULTS_DIR / "logs"
     try:
-        if {"pages", "slow"} & set(args.sections):
+        if {"pages", "slow", "lighthouse"} & set(args.sections):
             demo = databases.prepare(
                 demo_url,
                 min_products=args.products,
@@ -233,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             misses += run_slow(load, shop_env(demo), demo, args, results, logs)
         if "drop" in args.sections:
             misses += run_drop(shop_env, demo_url, args, results, logs)
+        if "lighthouse" in args.sections:
+            misses += run_lighthouse(shop_env(demo), demo, args, results, logs)
     finally:
         load.close()
 

@@ -53,7 +53,7 @@ KINDS = {
 }
 
 _TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="csrf_token"')
-_POLL = re.compile(r'class="stock-poll" hx-get="([^"]+)"')
+_POLL = re.compile(r'class="stock-poll" (?:data-)?hx-get="([^"]+)"')
 
 
 @dataclass(frozen=True)

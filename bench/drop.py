@@ -91,21 +91,26 @@ def shop_texts(app, product_id: int, slug: str, name: str, locale: str = "fr") -
     """The shop's own words, in the shoppers' language, for the drop product: what a sold-out
     page, a refused add and a refused checkout say (the msgids are the shop's, in
     comptoir/services/cart.py, comptoir/services/checkout.py and storefront/cart.py;
-    tests/test_bench_drop.py checks that the shop really answers with them)."""
+    tests/test_bench_drop.py checks that the shop really answers with them). Flash messages
+    are shown with French no-break spaces (the `typo` filter): so are these."""
+    from comptoir.typography import french_spacing, quote_name
     from models import Product
 
     with app.test_request_context("/"), force_locale(locale):
+        shown = french_spacing if locale == "fr" else str
         return crowd.ShopTexts(
             product_id=product_id,
             slug=slug,
             sold_out_badge=Product(stock_quantity=0, is_active=True).availability.label,
-            add_refused=_("“%(name)s” is out of stock.", name=name),
+            add_refused=shown(_("%(name)s is out of stock.", name=quote_name(name))),
             cart_sold_out=_("Out of stock: remove it to check out."),
-            checkout_sold_out=_(
-                "Sorry, “%(name)s” has just sold out. Remove it from your cart to check out.",
-                name=name,
+            checkout_sold_out=shown(
+                _(
+                    "Sorry, “%(name)s” has just sold out. Remove it from your cart to check out.",
+                    name=name,
+                )
             ),
-            added=_("“%(name)s” was added to your cart.", name=name),
+            added=shown(_("%(name)s was added to your cart.", name=quote_name(name))),
         )
 
 

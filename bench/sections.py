@@ -7,7 +7,7 @@ import contextlib
 
 from sqlalchemy import create_engine, text
 
-from bench import cart, checkout, drop, drop_report, pages, search, slow
+from bench import cart, checkout, drop, drop_report, lighthouse, pages, search, slow
 from bench.report import table
 from bench.server import Gunicorn
 
@@ -352,3 +352,47 @@ def run_drop(env_for, demo_url, args, results, logs) -> list[str]:
               + (f" (without cache: {v['without_cache']})" if v.get("without_cache") else ""))  # fmt: skip
     results["targets"].update({f"drop_{v['key']}": v for v in verdicts})
     return [f"drop: {v['target']} ({v['measured']})" for v in verdicts if not v["met"]]
+
+
+def run_lighthouse(env, demo, args, results, logs) -> list[str]:
+    """Lighthouse on home, the catalogue, a product and a cart with one item, mobile and desktop,
+    median of `args.lighthouse_runs` (bench/lighthouse.py); every target missed is a miss, and so
+    is a Lighthouse that cannot run (the figures are then unknown)."""
+    try:
+        cli = lighthouse.ensure_lighthouse()
+    except lighthouse.LighthouseMissing as missing:
+        print(f"\nLighthouse not run: {missing}")
+        results["lighthouse"] = {"not_run": str(missing)}
+        return [f"lighthouse not run ({missing})"]
+    slug = first_product_slug(demo.url)
+    runs = args.lighthouse_runs
+    print(f"\nLighthouse {lighthouse.lighthouse_version(cli)}, {lighthouse.chromium_version()}:")
+    with Gunicorn("wsgi:app", env, logs / "shop-lighthouse.log") as shop:
+        rows = lighthouse.measure(shop.url, demo.url, slug, runs)
+    misses = lighthouse.misses(rows)
+    results["lighthouse"] = {
+        "lighthouse": lighthouse.lighthouse_version(cli),
+        "chromium": lighthouse.chromium_version(),
+        "runs": runs,
+        "reports": str(lighthouse.REPORTS_DIR.relative_to(lighthouse.BENCH_DIR.parent)),
+        "pages": rows,
+    }
+    results["targets"]["lighthouse"] = {
+        "target": "performance >= 99 (mobile), accessibility/best practices/SEO 100, "
+        "LCP <= 1.0 s (mobile), CLS 0, first-view transfer excl. images <= 60 KB",
+        "misses": misses,
+        "met": not misses,
+    }
+    print()
+    print(lighthouse.render_table(rows, runs))
+    failing = lighthouse.failing_audits_lines(rows)
+    if failing:
+        print("Audits below a full score:")
+        print("\n".join(failing))
+    print(f"Reports: {results['lighthouse']['reports']}/<page>-<form factor>-<run>.json")
+    print(
+        "Target performance >= 99 mobile, a11y/best practices/SEO 100, LCP <= 1.0 s mobile, "
+        f"CLS 0, transfer excl. images <= 60 KB: {'met' if not misses else 'MISSED'}"
+        + "".join(f"\n  missed: {m}" for m in misses)
+    )
+    return misses

@@ -17,12 +17,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import models  # noqa: F401  (register every table on the metadata)
 from comptoir import (
     auth,
+    compression,
     input_guard,
     jobs,
     observability,
     public_pages,
     same_origin,
     shop_time,
+    static_files,
     tasks,
     templating,
 )
@@ -49,6 +51,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     _check_config(app)
     _configure_logging(app)
     observability.init_app(app)  # first hooks: the request id exists before any other runs
+    compression.init_app(app)  # so it compresses what every later hook has written
     if not (app.debug or app.testing) and not app.config.get("STRIPE_SECRET_KEY"):
         app.logger.warning(
             "STRIPE_SECRET_KEY is not set: %s",
@@ -70,6 +73,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
     templating.register(app)
+    static_files.register(app)  # fingerprinted, precompressed, cached for a year
     public_pages.register(app)
     _register_security_headers(app)
     _register_request_hooks(app)
@@ -182,6 +186,7 @@ def _register_blueprints(app: Flask) -> None:
     # Imported here, never at module import time, so blueprints can import models and services freely.
     from admin import customers, dashboard, orders, products, reservations
     from admin import jobs as admin_jobs  # not comptoir.jobs, the queue
+    from admin import storefront as admin_storefront  # the home page's hero (issue #11)
     from comptoir import health
     from storefront import account, cart, catalog, checkout, media, prefs, seo, testpay, webhooks
 
@@ -189,6 +194,14 @@ def _register_blueprints(app: Flask) -> None:
         health, catalog, seo, prefs, media, cart, checkout, webhooks, testpay, account,
         dashboard, products, orders, customers, reservations, admin_jobs,
     )  # fmt: skip
+    modules += (admin_storefront,)
+    from admin import pages as admin_pages  # the shop's own pages (issue #11)
+    from storefront import pages  # /pages/<slug>, /contact, the footer's links
+
+    modules += (pages, admin_pages)
+    from storefront import search  # /search/suggest, the header's suggestions (issue #11)
+
+    modules += (search,)
     for module in modules:
         bp = module.bp
         app.register_blueprint(bp)
@@ -209,8 +222,9 @@ def _register_request_hooks(app: Flask) -> None:
 
 
 def _register_security_headers(app: Flask) -> None:
-    """A strict CSP (no inline script or style anywhere) and the usual hardening headers."""
-    csp = _content_security_policy(app.config)
+    """A strict CSP (no inline script, no inline style but the storefront's own stylesheet,
+    allowed by its hash) and the usual hardening headers."""
+    csp = _content_security_policy(app.config, static_files.inline_css_hashes(app))
     fixed = {
         "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
@@ -234,7 +248,7 @@ def _register_security_headers(app: Flask) -> None:
         return response
 
 
-def _content_security_policy(config) -> str:
+def _content_security_policy(config, style_hashes: list[str] = ()) -> str:
     """The policy, built once from the settings: only the shop's own origin, plus the analytics
     script's and the public media bucket's origins when they are configured."""
 
@@ -256,7 +270,7 @@ def _content_security_policy(config) -> str:
         [
             "default-src 'self'",
             f"script-src {' '.join(script_src)}",
-            "style-src 'self'",
+            " ".join(["style-src 'self'", *style_hashes]),
             f"img-src {' '.join(img_src)}",
             f"connect-src {' '.join(connect_src)}",
             "font-src 'self'",

@@ -9,30 +9,33 @@ filters, cards) costs far more than the two queries behind it. Three kinds of vi
   page or fragment, site version), so one rendering serves every such visitor of the process,
   a matching If-None-Match is answered 304 without rendering, and the answer is public when
   comptoir.public_pages says so. Nothing touches the session: no cookie is set.
-- **A cart and nothing else**: the page is rendered once with placeholders and each visitor's
-  parts are filled in per request: the CSRF token (`CSRF_PLACEHOLDER`) and whatever a
-  blueprint registered with `register_filler` (the storefront's header cart link:
-  `<!--comptoir:cart-link-->`). The cache knows nothing of carts: the lower layer asks, the
-  blueprint answers. Private.
-- **Signed in, or a flash message waiting**: rendered for the request alone. Private.
+- **A cart, or a flash message waiting** (and not signed in): the page is rendered once with
+  placeholders and each visitor's parts are filled in per request: the CSRF token
+  (`CSRF_PLACEHOLDER`), the flash messages (`FLASHES_MARKER`: the product page a shopper comes
+  back to after adding to the cart, the busiest uncacheable page of a drop, costs a fill
+  instead of a rendering) and whatever a blueprint registered with `register_filler` (the
+  storefront's header cart link: `<!--comptoir:cart-link-->`). The cache knows nothing of
+  carts: the lower layer asks, the blueprint answers. Private.
+- **Signed in**: rendered for the request alone. Private.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Response, current_app, g, make_response, request, session
+from flask import Response, current_app, g, make_response, render_template, request
 from flask_babel import get_locale
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from comptoir import public_pages
+from comptoir import compression, public_pages
 from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import is_htmx
 from comptoir.services.browse import catalog_stamp
 
 CSRF_PLACEHOLDER = "__comptoir_csrf_token__"
+FLASHES_MARKER = "<!--comptoir:flashes-->"  # templates/base.html
 _NOT_STORED = {"set-cookie", "content-length"}
 _FILLERS: dict[str, Callable[[], str]] = {}
 
@@ -59,7 +62,7 @@ def cached_page(render: Callable[[], object]) -> Response:
     """Serve `render()`'s page from the cache when it is safe, filling in the visitor's parts."""
     if not public_pages.has_visitor_state():
         return _stateless_page(render)
-    if current_user.is_authenticated or session.get("_flashes"):
+    if current_user.is_authenticated:
         return public_pages.private(make_response(render()))
     return public_pages.private(_page_with_fillers(render))
 
@@ -79,10 +82,11 @@ def _stateless_page(render: Callable[[], object]) -> Response:
     def build():
         response = make_response(render())
         headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _NOT_STORED]
-        return response.status_code, response.get_data(as_text=True), headers
+        # Kept with its compressed forms: each encoding is compressed once per cached page.
+        return compression.CachedBody(response.status_code, response.get_data(), headers)
 
-    status, body, headers = fragment_cache().get_or_set(("page", etag), build)
-    return public_pages.finish(Response(body, status, headers), etag, public=public)
+    page = fragment_cache().get_or_set(("page", etag), build)
+    return public_pages.finish(page.response(), etag, public=public)
 
 
 def _page_with_fillers(render: Callable[[], object]) -> Response:
@@ -110,6 +114,8 @@ def _page_with_fillers(render: Callable[[], object]) -> Response:
     status, body, headers = fragment_cache().get_or_set(key, build)
     if CSRF_PLACEHOLDER in body:
         body = body.replace(CSRF_PLACEHOLDER, generate_csrf())
+    if FLASHES_MARKER in body:  # a fragment has none: its flashes wait for the next page
+        body = body.replace(FLASHES_MARKER, render_template("partials/_flashes.html"), 1)
     for marker, fill in _FILLERS.items():
         if marker in body:
             body = body.replace(marker, fill(), 1)

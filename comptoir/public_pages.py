@@ -14,7 +14,7 @@ page to the French visitors after it. Public answers carry
     Cache-Control: public, max-age=CDN_MAX_AGE, s-maxage=CDN_S_MAXAGE,
                    stale-while-revalidate=CDN_STALE_WHILE_REVALIDATE
     ETag: "<digest>"            (strong)
-    Vary: HX-Request, HX-History-Restore-Request, Accept-Language
+    Vary: HX-Request, HX-History-Restore-Request, Accept-Language, Accept-Encoding
 
 and never `Vary: Cookie` (it would split a CDN's copy by every cookie a browser holds). Browsers
 get `max-age=0` by default: without `Vary: Cookie` a browser that kept the anonymous page would
@@ -41,6 +41,7 @@ from flask import Flask, Response, current_app, g, request, session
 from flask_babel import get_locale
 from flask_login import current_user
 
+from comptoir import compression
 from comptoir.config import PROJECT_ROOT
 from comptoir.extensions import db
 from comptoir.i18n import languages
@@ -120,7 +121,10 @@ def not_modified(etag: str) -> Response | None:
     """A bodiless 304 when the request's If-None-Match names `etag` (or `*`), else None."""
     # Weak comparison, as If-None-Match asks (RFC 9110 §13.1.2): a proxy that compressed the
     # page may have weakened the tag it sends back.
-    if request.if_none_match and request.if_none_match.contains_weak(etag):
+    # The validator names the representation: "<etag>:br" for the brotli one (comptoir.compression).
+    if request.if_none_match and request.if_none_match.contains_weak(
+        compression.representation_etag(etag)
+    ):
         response = Response(status=304)
         del response.headers["Content-Type"]  # no body: nothing to describe
         return response
@@ -135,8 +139,9 @@ def finish(
     badges: bool = False,
     vary: Iterable[str] = PAGE_VARY,
 ) -> Response:
-    """Put the validator, the caching rule and `Vary` on a stateless answer (200 or 304)."""
-    response.set_etag(etag)
+    """Put the validator, the caching rule and `Vary` on a stateless answer (200 or 304),
+    compressed as the request accepts (its validator follows the encoding)."""
+    compression.finish_validated(response, etag)
     for header in vary:
         response.vary.add(header)
     if not public:

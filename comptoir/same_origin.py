@@ -18,7 +18,7 @@ about where it was sent from, and no page of another site can make a browser lie
    skips this step: anything on the path may rewrite it there.
 4. A browser that sends none of them (old browsers, privacy proxies that strip them) must send
    a real CSRF token. Pages that have one (a signed-in visitor's, a cart's, the account and
-   admin pages) put it in their forms and on `<body hx-headers>`; a stateless page has none, so
+   admin pages) put it in their forms and on `<body data-hx-headers>`; a stateless page has none, so
    a *public form* (add to cart, the consent banner: `public_form`) posted from it is answered
    403 with a page that shows the same fields with a token, for one more click (htmx requests
    get that form in the flash area). Only public forms get this page: their worst case, were an

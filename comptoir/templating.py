@@ -12,6 +12,7 @@ from comptoir.extensions import db
 from comptoir.i18n import languages
 from comptoir.money import money
 from comptoir.services import catalog
+from comptoir.typography import typo
 from comptoir.urls import external_url
 
 
@@ -33,6 +34,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["vat_rate"] = vat_rate
+    app.jinja_env.filters["typo"] = typo  # French no-break spaces (comptoir/typography.py)
     app.jinja_env.globals["csrf_token"] = page_cache.csrf_token
     app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
     app.jinja_env.globals["external_url"] = external_url

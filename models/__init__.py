@@ -6,8 +6,8 @@ One module per aggregate: catalog, content, users, orders, stock, cart, payments
 from models.audit import AuditLog
 from models.base import utcnow
 from models.cart import Cart, CartItem
-from models.content import ShopPage, ShopSetting
 from models.catalog import Availability, Category, ImageStatus, Product, ProductImage
+from models.content import ShopPage, ShopSetting
 from models.jobs import DeliveryStatus, EmailDelivery, JobError
 from models.orders import (
     Order,

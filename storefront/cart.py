@@ -1,9 +1,15 @@
 """The cart: a page at /cart, plain POST forms to change it, and the htmx drawer.
 
 Every change is a real form POST that answers 303 back to where the shopper was (with a flash
-message). With htmx the same URL answers the drawer fragment plus out-of-band updates of the
-header count and the flash area; a refused change answers 4xx whose body is the message,
-retargeted to #flashes (static/js/app.js lets htmx show those).
+message). With htmx the same URL answers a fragment plus out-of-band updates of the header
+count and the flash area:
+- a change made inside a cart region (the /cart page's lines or the open drawer's: the form
+  posts `region`) answers that region alone (templates/cart/_region_response.html), so the
+  dialog stays open and the focus stays on the − or + just pressed; a refused one answers 4xx
+  with the same region, the reason shown on its line;
+- any other (add to cart on a product page) answers the open drawer; a refused one answers 4xx
+  whose body is the message, retargeted to #flashes.
+static/js/app.js lets htmx swap those 4xx answers (they carry HX-Retarget).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import add_vary, is_htmx, render_page
 from comptoir.same_origin import public_form
 from comptoir.services import cart as carts
+from comptoir.typography import quote_name
 from comptoir.urls import safe_next
 from storefront import visitor
 
@@ -42,6 +49,8 @@ bp = Blueprint("cart", __name__)
 
 
 CART_LINK_MARKER = "<!--comptoir:cart-link-->"  # templates/partials/_header.html
+# The regions that show cart lines; each one's forms post its name (templates/cart/_line.html).
+REGIONS = ("page", "drawer")
 
 
 @bp.record_once
@@ -122,20 +131,28 @@ def add():
         # The same line (or the account's cart) was just created by a parallel request.
         message = _("Your cart was changed at the same moment elsewhere. Please try again.")
         return _refused(carts.CartError(message, status=409))
-    return _done(cart, _("“%(name)s” was added to your cart.", name=line.product.name))
+    return _done(cart, _("%(name)s was added to your cart.", name=quote_name(line.product.name)))
 
 
 @bp.post("/cart/items/<int:product_id>")
 def update(product_id: int):
-    """Set a line's quantity (refused, with the amount available, when there is not enough)."""
+    """Set a line's quantity (refused, with the amount available, when there is not enough).
+
+    The − and + buttons post the quantity they lead to, not a step: a double click sets the
+    same quantity twice, and whatever is posted meets the same bounds as a typed quantity.
+    """
     try:
         cart = _existing_cart()
         line = carts.set_quantity(db.session, cart, product_id, request.form.get("quantity"))
     except carts.CartError as error:
-        return _refused(error)
+        return _refused(error, product_id=product_id)
     return _done(
         cart,
-        _("“%(name)s”: quantity set to %(count)d.", name=line.product.name, count=line.quantity),
+        _(
+            "%(name)s: quantity set to %(count)d.",
+            name=quote_name(line.product.name),
+            count=line.quantity,
+        ),
     )
 
 
@@ -146,7 +163,7 @@ def remove(product_id: int):
     product = carts.remove_item(db.session, cart, product_id) if cart is not None else None
     if product is None:
         return _done(cart, _("That item was no longer in your cart."), category="info")
-    return _done(cart, _("“%(name)s” was removed from your cart.", name=product.name))
+    return _done(cart, _("%(name)s was removed from your cart.", name=quote_name(product.name)))
 
 
 def _existing_cart():
@@ -171,7 +188,11 @@ def _done(cart, message: str, category: str = "success"):
         # Rendered before the commit; the flash is consumed by this rendering, so a failed
         # commit (a 500) cannot leave a false "added" message for the next page.
         flash(message, category)
-        response = _drawer_response(carts.summarize(cart), with_flash=True)
+        region = _region()
+        if region is not None:
+            response = _region_response(carts.summarize(cart), region)
+        else:
+            response = _drawer_response(carts.summarize(cart), with_flash=True)
         db.session.commit()
     else:
         response = redirect(_back(), code=303)
@@ -184,9 +205,21 @@ def _done(cart, message: str, category: str = "success"):
     return response
 
 
-def _refused(error: carts.CartError):
-    """Nothing is kept (a cart created for this request included); the reason is shown."""
+def _refused(error: carts.CartError, *, product_id: int | None = None):
+    """Nothing is kept (a cart created for this request included); the reason is shown.
+
+    Inside a cart region (htmx) the region comes back as it is now, the reason on the line
+    concerned: on a phone the drawer covers the page's flash area.
+    """
     db.session.rollback()
+    region = _region()
+    if region is not None:
+        notice = {"product_id": product_id, "text": error.message}
+        summary = carts.summarize(visitor.current_cart(db.session))
+        response = _region_response(summary, region, notice=notice, status=error.status)
+        response.headers["HX-Retarget"] = f"#{region}-cart"
+        response.headers["HX-Reswap"] = "outerHTML settle:0ms"
+        return _private(response)
     flash(error.message, "error")
     if not is_htmx():
         return redirect(_back(), code=303)
@@ -206,6 +239,26 @@ def _drawer_response(summary: carts.CartSummary, *, with_flash: bool):
         next_url=_page_url(),
     )
     return add_vary(make_response(body), "HX-Request")
+
+
+def _region() -> str | None:
+    """The cart region an htmx change was made in (its `region` field), else None."""
+    region = request.form.get("region")
+    return region if region in REGIONS and is_htmx() else None
+
+
+def _region_response(
+    summary: carts.CartSummary, region: str, *, notice: dict | None = None, status: int = 200
+):
+    g.cart_count = summary.count
+    body = render_template(
+        "cart/_region_response.html",
+        summary=summary,
+        region=region,
+        notice=notice,
+        next_url=url_for("cart.view") if region == "page" else _page_url(),
+    )
+    return add_vary(make_response(body, status), "HX-Request")
 
 
 def _private(response):

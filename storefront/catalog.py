@@ -30,9 +30,10 @@ from comptoir import public_pages
 from comptoir.extensions import db
 from comptoir.fragment_cache import fragment_cache
 from comptoir.htmx import is_htmx, render_page
+from comptoir.input_guard import parse_id
 from comptoir.money import parse_euros
 from comptoir.page_cache import cached_page
-from comptoir.services import browse
+from comptoir.services import browse, merchandising, spelling
 from comptoir.services.media import media_url
 from comptoir.services.search import MAX_QUERY_CHARS
 from comptoir.templating import nav_categories
@@ -159,12 +160,14 @@ def _catalog_text(filters: browse.ProductFilters) -> tuple[str, str]:
 
 @bp.get("/")
 def home():
-    """Hero, categories and featured products (the newest when none is featured)."""
+    """Hero (services.merchandising), category tiles with their pictures and featured products
+    (the newest when none is featured)."""
     return cached_page(
         lambda: render_template(
             "storefront/home.html",
             products=browse.featured_products(db.session),
-            categories=nav_categories(),
+            hero=merchandising.home_hero(db.session),
+            tiles=merchandising.category_tiles(db.session),
             canonical_url=external_url("catalog.home"),
         )
     )
@@ -207,9 +210,14 @@ def _render_results(req: CatalogRequest, htmx: bool) -> RenderedResults:
         )
         if value not in (None, "", False)
     ]
+    # Nothing found: perhaps a misspelt word. Offered only when the corrected query finds
+    # products (comptoir.services.spelling); cached with the block, like the rest of it.
+    suggestion = spelling.did_you_mean(db.session, req.filters) if result.total == 0 else None
     html = render_block(
         "storefront/products.html",
         "results",
+        suggestion=suggestion,
+        suggestion_url=page_url(1, q=suggestion) if suggestion else None,
         result=result,
         notes=req.notes,
         active_filters=active_filters,
@@ -274,9 +282,14 @@ def _product_page(slug: str):
         abort(404)
     related = browse.related_products(db.session, item)
     image = item.primary_image
+    # `?image=<id>`: the gallery's thumbnails are links, so they switch the main photo without
+    # JavaScript; an id that is not one of this product's ready photos shows the first one.
+    wanted = parse_id(request.args.get("image"))
+    main_image = next((i for i in item.ready_images if i.id == wanted), image)
     return render_template(
         "storefront/product.html",
         product=item,
+        main_image=main_image,
         related=related,
         structured_data=product_structured_data(item),
         canonical_url=external_url("catalog.product", slug=item.slug),

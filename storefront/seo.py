@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from comptoir import public_pages
 from comptoir.extensions import db
 from comptoir.services import browse
+from comptoir.services import pages as shop_pages
 from comptoir.services.media import media_url
 from comptoir.urls import absolute_url, external_url
 
@@ -80,7 +81,8 @@ def product_structured_data(product) -> list[dict]:
 
 @bp.get("/sitemap.xml")
 def sitemap() -> Response:
-    """Home, the catalogue, every active category and every visible product (with lastmod).
+    """Home, the catalogue, every active category, every visible product (with lastmod), the
+    shop's published pages and the contact page.
 
     The same for everyone (no language, no visitor): public for stateless visitors, with a
     validator from the catalogue stamp, so crawlers and CDNs revalidate it for a 304."""
@@ -91,6 +93,7 @@ def sitemap() -> Response:
             "storefront/sitemap.xml",
             categories=browse.visible_categories(db.session),
             products=browse.sitemap_products(db.session),
+            pages=shop_pages.sitemap_pages(db.session),
         ),
         mimetype="application/xml",
     )

@@ -91,7 +91,7 @@ def test_htmx_request_gets_only_the_results_fragment(app, client):
     assert "<html" not in html and "<form" not in html and 'class="site-header"' not in html
     assert 'class="product-grid"' in html and "1 product" in html
     # The heading and the tab title follow the results.
-    assert '<h1 id="catalog-heading" hx-swap-oob="true">' in html
+    assert '<h1 id="catalog-heading" data-hx-swap-oob="true">' in html
     assert "<title>" in html
     assert "HX-Request" in response.headers["Vary"]
 
@@ -311,9 +311,11 @@ def test_product_page_shows_what_a_shopper_needs(app, client):
     assert f'id="stock-badge-{ids["Bol en grès"]}" class="badge badge--low_stock"' in html
     crumbs = re.search(r'<nav class="breadcrumb".*?</nav>', html, re.S).group(0)
     assert re.findall(r">([^<>]+)</a>", crumbs) == ["Home", "Céramique", "Bol en grès"]
-    gallery = re.search(r'<div class="gallery">.*?</div>', html, re.S).group(0)
+    # The main photo, then a thumbnail per photo (tests/test_merchandising.py: the gallery).
+    gallery = re.search(r'<div class="gallery" id="gallery">.*?<div class="lightbox"', html, re.S)
+    gallery = gallery.group(0)
     loading = re.findall(r'loading="(\w+)"', gallery)
-    assert loading == ["eager", "lazy", "lazy"]
+    assert loading == ["eager", "lazy", "lazy", "lazy"]
     assert all(f'alt="Vue {i}"' in gallery for i in (1, 2, 3))
 
 
@@ -361,7 +363,8 @@ def test_product_page_includes_the_add_to_cart_form(app, client):
 def test_stock_badges_show_in_stock_low_and_sold_out(app, client):
     ids = add_catalogue(app, [_p("Plein", stock=20), _p("Bas", stock=2), _p("Vide", stock=0)])
     html = _html(client.get("/products"))
-    assert f'id="stock-badge-{ids["Plein"]}" class="badge badge--in_stock">In stock<' in html
+    # "In stock" tells nothing: its badge is there for the poll, empty and hidden.
+    assert f'id="stock-badge-{ids["Plein"]}" class="badge badge--in_stock" hidden></span>' in html
     assert f'id="stock-badge-{ids["Bas"]}" class="badge badge--low_stock">Only 2 left<' in html
     assert f'id="stock-badge-{ids["Vide"]}" class="badge badge--out_of_stock">Out of stock<' in html
 
@@ -378,14 +381,14 @@ def test_pages_poll_the_badges_of_the_products_they_show(app, client):
 @pytest.mark.parametrize("app_overrides", [{"STOCK_BADGE_POLL_SECONDS": 0}])
 def test_badge_polling_can_be_turned_off(app, client):
     add_catalogue(app, [_p("Bol")])
-    assert "stock-poll" not in _html(client.get("/products"))
+    assert 'class="stock-poll"' not in _html(client.get("/products"))
 
 
 def test_badge_endpoint_returns_out_of_band_badges(app, client):
     ids = add_catalogue(app, [_p("Bol", stock=0), _p("Vase")])
     html = _html(client.get(f"/stock-badges?ids={ids['Bol']},{ids['Vase']},999"))
     assert (
-        f'<span id="stock-badge-{ids["Bol"]}" class="badge badge--out_of_stock" hx-swap-oob="true">'
+        f'<span id="stock-badge-{ids["Bol"]}" class="badge badge--out_of_stock" data-hx-swap-oob="true">'
         in html
     )
     assert f'id="stock-badge-{ids["Vase"]}"' in html and "stock-badge-999" not in html

@@ -124,7 +124,7 @@ def test_the_upload_request_makes_no_variant_and_the_job_makes_them(app, staff, 
         assert images_of(app, pid) == [("processing", None, [], True)]
         assert variant_jobs(app) == ["todo"]
         page = shop_page(client, app, pid)
-        assert media_urls(page) == [] and "placeholder.svg" in page
+        assert media_urls(page) == [] and "img/placeholder." in page
         # The gallery asks for itself again while a photo is processing (htmx, block only).
         fragment = staff.get(f"/admin/products/{pid}/edit", headers={"HX-Request": "true"})
         body = fragment.get_data(as_text=True)
@@ -221,7 +221,9 @@ def test_shoppers_only_ever_see_ready_photos(app, client, staff):
     listing = client.get("/products").get_data(as_text=True)
     assert "/img-shown-" in listing and "img-waiting" not in listing and "img-broken" not in listing
     bare_page = shop_page(client, app, bare)
-    assert media_urls(bare_page) == [] and "placeholder.svg" in bare_page
+    # None of its own (the "you may also like" cards show the other product's ready photo).
+    assert not [url for url in media_urls(bare_page) if f"/products/{bare}/" in url]
+    assert "img-bare" not in bare_page and "img/placeholder." in bare_page
     # Staff see every photo, each with its state.
     admin = staff.get(f"/admin/products/{pid}/edit").get_data(as_text=True)
     assert "Processing: the shop shows this photo" in admin and "Failed:" in admin
@@ -256,7 +258,7 @@ def test_a_file_corrupt_past_its_header_ends_failed_with_a_message_not_retried(a
     admin = staff.get(f"/admin/products/{pid}/edit").get_data(as_text=True)
     assert "Failed: The image file is damaged or incomplete. Please export it again" in admin
     assert ">Retry<" not in admin and "hx-trigger" not in admin
-    assert "placeholder.svg" in shop_page(client, app, pid)
+    assert "img/placeholder." in shop_page(client, app, pid)
 
     (image_id,) = image_ids(app, pid)
     post_action(staff, pid, image_id, "retry")  # nothing a retry could mend
@@ -356,7 +358,7 @@ class TestStorageDown:
         admin = staff.get(f"/admin/products/{pid}/edit").get_data(as_text=True)
         assert "Failed: The photo could not be processed after several attempts" in admin
         assert ">Retry<" in admin
-        assert "placeholder.svg" in shop_page(client, app, pid)
+        assert "img/placeholder." in shop_page(client, app, pid)
 
         monkeypatch.undo()  # the storage is back
         # The same photo again is the same photo: staff are pointed at it, to retry it.

@@ -138,7 +138,7 @@ def test_picture_macro_offers_every_width_with_dimensions_and_alt(app):
 def test_picture_macro_without_image_shows_a_silent_placeholder(app):
     with app.test_request_context():
         html = render_template_string(MACRO, image=None, eager=False)
-    assert "/static/img/placeholder.svg" in html
+    assert "/static/img/placeholder." in html  # its URL is fingerprinted
     assert 'alt=""' in html and 'width="1600" height="1200"' in html
 
 

@@ -142,9 +142,7 @@ def test_two_web_processes_and_two_workers_make_one_shop(app, db_backend, tmp_pa
             # waiting for its cache to expire (300 s here). PostgreSQL delivers a notification
             # to the listening connection asynchronously after the commit, so B may serve one
             # more request before it arrives on a busy machine: allow it a few seconds.
-            wait_for(
-                lambda: _badge(_get(web_b, product_page).text, pid) == "low_stock", 5, log
-            )
+            wait_for(lambda: _badge(_get(web_b, product_page).text, pid) == "low_stock", 5, log)
             assert _badge(_get(web_a, product_page).text, pid) == "low_stock"
 
             wait_for(lambda: len(inbox.accepted) >= 1, 30, log)

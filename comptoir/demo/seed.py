@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from comptoir.demo.data import CATEGORIES, WALLS, CategorySpec, LineSpec
+from comptoir.demo.pages import seed_pages
 from comptoir.demo.photos import hex_rgb, render_photo, shade
 from comptoir.demo.staff import demo_login
 from comptoir.extensions import db
@@ -85,7 +86,8 @@ def seed_demo(
     """Create the demo shop in the current app's database and commit. Idempotent.
 
     Missing demo categories are always added; products (with 1–3 generated photos each) only
-    when the catalogue has none. With `with_staff` (the `make run` default, never implied in
+    when the catalogue has none; the five legal and trust pages only when there is no page
+    (comptoir/demo/pages.py). With `with_staff` (the `make run` default, never implied in
     production) a demo admin is created when the shop has no staff, and its login is printed
     as long as it still has the demo password. Reports through `echo`, and shows the products
     being created through `progress(items, label)` (a context manager yielding the items: the
@@ -109,6 +111,10 @@ def seed_demo(
         )
 
     login = demo_login(session) if with_staff else None
+    # The legal and trust pages, only into an empty `pages` table (comptoir/demo/pages.py).
+    pages_created = seed_pages(session, current_app.config)
+    if pages_created:
+        echo(f"{pages_created} shop pages created (legal notice, terms of sale…): /admin/pages")
 
     session.commit()
     summary.seconds = time.perf_counter() - started

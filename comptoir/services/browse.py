@@ -21,7 +21,7 @@ from comptoir.catalog_changes import recent_read
 from comptoir.input_guard import parse_id
 from comptoir.services.pagination import Page
 from comptoir.services.search import apply_search, search_terms
-from models import Category, ImageStatus, Product, ProductImage
+from models import Category, ImageStatus, Product, ProductImage, ShopPage, ShopSetting
 
 SORTS = ("relevance", "price_asc", "price_desc", "newest", "name")
 MAX_BADGE_IDS = 100
@@ -169,14 +169,17 @@ def get_product(session: Session, slug: str) -> Product | None:
 
 
 def related_products(session: Session, product: Product, limit: int = 4) -> list[Product]:
-    """Up to `limit` other visible products of the same category, those in stock first."""
-    if product.category_id is None:
-        return []
+    """“You may also like”: up to `limit` other visible products in stock, those of the same
+    category first, then the others (featured, then newest, first) — a shopper is never sent
+    to a piece they cannot buy. One query for the products, one for their images."""
+    same_category = (
+        Product.category_id == product.category_id if product.category_id is not None else None
+    )
     stmt = (
         _with_card_data(visible(select(Product)))
-        .where(Product.category_id == product.category_id, Product.id != product.id)
+        .where(Product.id != product.id, Product.stock_quantity > 0)
         .order_by(
-            case((Product.stock_quantity > 0, 0), else_=1),
+            *([case((same_category, 0), else_=1)] if same_category is not None else []),
             Product.is_featured.desc(),
             *_newest_first(),
         )
@@ -237,8 +240,15 @@ def _catalog_stamp_statement(default_threshold: int, cart_max: int) -> Select:
         # Alt texts are in the pages too (and in their ETags, comptoir.public_pages).
         func.sum(func.length(ProductImage.alt_text)),
     ).subquery()
-    return select(products, categories, images).select_from(
-        products.join(categories, true()).join(images, true())
+    # The shop's pages (services.pages): the footer on every page lists them.
+    pages = select(func.count(ShopPage.id), func.max(ShopPage.updated_at)).subquery()
+    # The settings staff choose in the admin (services.merchandising: the home page's hero).
+    settings = select(func.count(ShopSetting.key), func.max(ShopSetting.updated_at)).subquery()
+    return select(products, categories, images, pages, settings).select_from(
+        products.join(categories, true())
+        .join(images, true())
+        .join(pages, true())
+        .join(settings, true())
     )
 
 
@@ -265,7 +275,8 @@ def catalog_stamp(session: Session) -> tuple:
     Products: count, last edit (name, price, flags, threshold…) and the stock as the pages show
     it (out, "only N left", the add-to-cart maximum: a sale that changes none moves nothing);
     categories: count and last update; images: count, newest id, order, how many are ready
-    and the length of their alt texts.
+    and the length of their alt texts; the shop's pages: count and last edit (the footer);
+    the shop settings: count and last change (the home page's hero).
     Part of the cache keys of rendered catalogue pages and fragments (comptoir.fragment_cache).
     Read again only when it may be outdated (comptoir.catalog_changes: a commit by this
     process, a PostgreSQL NOTIFY from another, or CATALOG_STAMP_SECONDS), so a busy catalogue

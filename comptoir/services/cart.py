@@ -30,6 +30,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.util import identity_key
 
+from comptoir.services.checkout import shipping_for
+from comptoir.typography import quote_name
 from models import Availability, Cart, CartItem, Order, Product, utcnow
 
 COOKIE_MAX_AGE = 30 * 24 * 3600  # a guest cart is kept 30 days after its last change
@@ -85,6 +87,29 @@ class CartSummary:
     def is_empty(self) -> bool:
         return not self.lines
 
+    @property
+    def shipping(self) -> ShippingOffer:
+        """Delivery for this subtotal, by checkout's own rule (what the order will charge)."""
+        return shipping_offer(self.subtotal_cents)
+
+    @property
+    def total_cents(self) -> int:
+        """Subtotal plus delivery: what checkout will ask for today."""
+        return self.subtotal_cents + self.shipping.cents
+
+
+@dataclass(frozen=True)
+class ShippingOffer:
+    """Delivery as the cart shows it: its cost now, and how far free delivery is."""
+
+    cents: int  # what checkout charges for this subtotal (0: free)
+    threshold_cents: int  # free from this items total; 0 when there is no free delivery
+    remaining_cents: int  # still to add for free delivery; 0 once reached (or none offered)
+
+    @property
+    def is_free(self) -> bool:
+        return self.cents == 0
+
 
 # --- Rules -------------------------------------------------------------------------------------
 
@@ -133,7 +158,9 @@ def _load_product(session: Session, raw_product_id: object) -> Product:
     if product is None:
         raise CartError(_("This product does not exist or is no longer sold."), status=404)
     if not product.is_active:
-        raise CartError(_("“%(name)s” is no longer available.", name=product.name), status=404)
+        raise CartError(
+            _("%(name)s is no longer available.", name=quote_name(product.name)), status=404
+        )
     return product
 
 
@@ -150,9 +177,9 @@ def _check_quantity(product: Product, quantity: int, *, already: int = 0) -> Non
     availability = product.availability
     if not availability.can_buy:
         raise CartError(
-            _("“%(name)s” is out of stock.", name=product.name)
+            _("%(name)s is out of stock.", name=quote_name(product.name))
             if availability.code == "out_of_stock"
-            else _("“%(name)s” is no longer available.", name=product.name),
+            else _("%(name)s is no longer available.", name=quote_name(product.name)),
             status=409,
         )
     cap = max_per_line()
@@ -161,15 +188,17 @@ def _check_quantity(product: Product, quantity: int, *, already: int = 0) -> Non
         return
     if stock < cap:
         message = ngettext(
-            "Only %(num)d of “%(name)s” is left.",
-            "Only %(num)d of “%(name)s” are left.",
+            "Only %(num)d of %(name)s is left.",
+            "Only %(num)d of %(name)s are left.",
             stock,
-            name=product.name,
+            name=quote_name(product.name),
         )
         status = 409
     else:
         message = _(
-            "You can order at most %(max)d of “%(name)s” at a time.", max=cap, name=product.name
+            "You can order at most %(max)d of %(name)s at a time.",
+            max=cap,
+            name=quote_name(product.name),
         )
         status = 400
     if already:
@@ -318,7 +347,10 @@ def set_quantity(session: Session, cart: Cart, product_id: object, quantity: obj
     quantity = parse_quantity(quantity)
     if not product.is_active:
         raise CartError(
-            _("“%(name)s” is no longer available: remove it from your cart.", name=product.name),
+            _(
+                "%(name)s is no longer available: remove it from your cart.",
+                name=quote_name(product.name),
+            ),
             status=409,
         )
     _check_quantity(product, quantity)
@@ -477,6 +509,23 @@ def summarize(cart: Cart | None) -> CartSummary:
         lines=lines,
         count=sum(line.quantity for line in lines),
         subtotal_cents=sum(line.line_total_cents for line in lines),
+    )
+
+
+def shipping_offer(subtotal_cents: int) -> ShippingOffer:
+    """Delivery for a cart's subtotal: the cost from `checkout.shipping_for` (the one rule, so
+    the cart never promises what checkout would not give) and the amount still missing for free
+    delivery (SHIPPING_FREE_THRESHOLD_CENTS; 0 disables it)."""
+    quote = shipping_for(subtotal_cents)
+    threshold = int(current_app.config.get("SHIPPING_FREE_THRESHOLD_CENTS") or 0)
+    if quote.cents == 0 or threshold <= 0:
+        return ShippingOffer(
+            cents=quote.cents, threshold_cents=max(threshold, 0), remaining_cents=0
+        )
+    return ShippingOffer(
+        cents=quote.cents,
+        threshold_cents=threshold,
+        remaining_cents=max(threshold - subtotal_cents, 0),
     )
 
 

@@ -3,11 +3,11 @@
 The pages a CDN keeps (comptoir/public_pages.py) carry an ETag built from the catalogue stamp:
 without anything more, a CDN serves a page for CDN_S_MAXAGE seconds, then revalidates it (a 304
 while nothing changed, the new page after a change). For changes to show at once, set
-CDN_PURGE_URL: a transaction that changes products, categories or product images (an admin
-edit, a sale, a restock, a photo made ready) takes a `cdn-purge` job **in that transaction**
-(comptoir.jobs: a rollback takes nothing, a commit cannot lose it), and the job POSTs
-CDN_PURGE_BODY to CDN_PURGE_URL with CDN_PURGE_HEADER — a CDN's "purge everything" call. A
-failing call is retried with the queue's backoff.
+CDN_PURGE_URL: a transaction that changes products, categories, product images or the shop's
+pages (an admin edit, a sale, a restock, a photo made ready) takes a `cdn-purge` job **in
+that transaction** (comptoir.jobs: a rollback takes nothing, a commit cannot lose it), and the
+job POSTs CDN_PURGE_BODY to CDN_PURGE_URL with CDN_PURGE_HEADER — a CDN's "purge everything"
+call. A failing call is retried with the queue's backoff.
 
 Purges are coalesced: a job that finds another `cdn-purge` job still waiting to run leaves the
 purge to it. The last job of a burst of sales always runs, after the last of their commits. A
@@ -31,7 +31,10 @@ from comptoir.services import browse
 
 log = logging.getLogger(__name__)
 
-CATALOGUE_TABLES = frozenset({"products", "categories", "product_images"})
+# `pages`: the shop's own pages (services.pages), listed in every page's footer.
+CATALOGUE_TABLES = frozenset({"products", "categories", "product_images", "pages"})
+# `shop_settings`: what staff choose for the storefront (services.merchandising: the hero).
+CATALOGUE_TABLES |= {"shop_settings"}
 TIMEOUT_SECONDS = 10
 _last_purged: dict[str, tuple] = {}  # this worker process's last successful purge, per URL
 _CHANGED = "comptoir_catalogue_changed"

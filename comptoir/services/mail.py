@@ -201,6 +201,10 @@ def _build_message(delivery: EmailDelivery) -> EmailMessage:
     message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
     message["To"] = delivery.to_address
     message["Message-ID"] = _message_id(delivery.key)
+    # A message written by someone else (the contact form): staff answer them by replying.
+    reply_to = str((delivery.context or {}).get("reply_to") or "")
+    if reply_to and not any(char in reply_to for char in "\r\n"):
+        message["Reply-To"] = reply_to
     # Templates may build links (url_for): give them a request on the shop's own address.
     with (
         current_app.test_request_context("/", base_url=shop_url()),

@@ -505,6 +505,7 @@ def test_header_count_costs_one_query_with_a_cart_cookie(app, client):
 def test_add_to_cart_form_follows_the_availability_badge(app):
     app.config["CART_MAX_PER_LINE"] = 10
     in_stock = add_product(app, name="Bol", stock=25)
+    fewer_than_the_cap = add_product(app, name="Coupe", stock=6)
     low = add_product(app, name="Tasse", stock=2)
     sold_out = add_product(app, name="Plaid", stock=0)
     with app.test_request_context("/products/bol", headers={"Cookie": "lang=en"}):
@@ -514,6 +515,12 @@ def test_add_to_cart_form_follows_the_availability_badge(app):
         assert f'name="product_id" value="{in_stock}"' in html
         assert re.search(r'<label for="add-\d+-qty">Quantity</label>', html)
         assert 'min="1" max="10"' in html and "disabled" not in html
+
+        # Above the low-stock threshold the page says "In stock" and offers the cart's cap (a
+        # wish beyond the 6 left is refused at the add): a sale there changes no cached page.
+        product = db.session.get(Product, fewer_than_the_cap)
+        html = render_template("cart/_add_to_cart.html", product=product)
+        assert 'max="10"' in html
 
         html = render_template("cart/_add_to_cart.html", product=db.session.get(Product, low))
         assert 'max="2"' in html

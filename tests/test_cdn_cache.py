@@ -423,8 +423,8 @@ def test_a_burst_of_changes_purges_the_cdn_once_after_the_last_commit(app, shop,
 
 
 def test_a_sale_that_changes_nothing_shown_keeps_etags_and_purges_nothing(app, client, shop, cdn):
-    """40 units, then 39: the pages say "In stock" and offer at most 10 either way, so neither
-    the ETags nor the CDN move; 39, then 2 ("Only 2 left") moves both."""
+    """40 units, then 39, 11, 4: the pages say "In stock" and offer at most 10 (the cart's cap)
+    every time, so neither the ETags nor the CDN move; then 2 ("Only 2 left") moves both."""
     plat = add_product(app, "Plat à tarte", stock=40)
     with app.app_context():
         url = f"/products/{db.session.get(Product, plat).slug}"
@@ -432,7 +432,7 @@ def test_a_sale_that_changes_nothing_shown_keeps_etags_and_purges_nothing(app, c
     purges = len(cdn)
     etag = client.get(url).headers["ETag"]
 
-    for expected, left in ((40, 39), (39, 11)):
+    for expected, left in ((40, 39), (39, 11), (11, 4)):
         with app.app_context():
             stock.adjust_to(db.session, plat, expected=expected, new_quantity=left, user_id=None)
             db.session.commit()
@@ -441,7 +441,7 @@ def test_a_sale_that_changes_nothing_shown_keeps_etags_and_purges_nothing(app, c
     assert len(cdn) == purges
 
     with app.app_context():
-        stock.adjust_to(db.session, plat, expected=11, new_quantity=2, user_id=None)
+        stock.adjust_to(db.session, plat, expected=4, new_quantity=2, user_id=None)
         db.session.commit()
     run_jobs(app)
     changed = client.get(url, headers={"If-None-Match": etag})

@@ -211,17 +211,17 @@ def sitemap_products(session: Session) -> list[tuple[str, datetime]]:
     return [(slug, updated_at) for slug, updated_at in session.execute(stmt)]
 
 
-def _catalog_stamp_statement(default_threshold: int, cart_max: int) -> Select:
-    # What the pages show of a product's stock: out of stock, "only N left" up to its threshold,
-    # and the add-to-cart maximum up to CART_MAX_PER_LINE — no more. A level beyond both is
-    # shown exactly like the next one, so a sale from 40 to 39 units moves no stamp, no ETag
-    # and no CDN purge (the drop bench: 50 units sold, a dozen purges instead of one per sale).
+def _catalog_stamp_statement(default_threshold: int) -> Select:
+    # What the pages show of a product's stock: out of stock, and "only N left" (with the
+    # add-to-cart maximum, templates/cart/_add_to_cart.html) up to its threshold — no more. A
+    # level above it is shown exactly like the next one, so a sale from 40 to 39 units moves no
+    # stamp, no ETag and no CDN purge (the drop bench: 50 units sold, 4 purges for the
+    # threshold's levels and the sell-out instead of one per sale).
     threshold = func.coalesce(Product.low_stock_threshold, default_threshold)
-    cap = case((threshold > cart_max, threshold), else_=cart_max)
     shown = case(
         (Product.stock_quantity <= 0, 0),
-        (Product.stock_quantity <= cap, Product.stock_quantity),
-        else_=cap + 1,
+        (Product.stock_quantity <= threshold, Product.stock_quantity),
+        else_=threshold + 1,
     )
     products = select(
         func.count(Product.id),
@@ -252,20 +252,16 @@ def _catalog_stamp_statement(default_threshold: int, cart_max: int) -> Select:
     )
 
 
-# Built once per pair of settings: it runs on every catalogue request, and a constant statement
+# Built once per threshold setting: it runs on every catalogue request, and a constant statement
 # skips SQL compilation.
-_CATALOG_STAMPS: dict[tuple[int, int], Select] = {}
+_CATALOG_STAMPS: dict[int, Select] = {}
 
 
 def _stamp_statement() -> Select:
-    config = current_app.config
-    key = (
-        int(config.get("DEFAULT_LOW_STOCK_THRESHOLD", 3)),
-        int(config.get("CART_MAX_PER_LINE", 10)),
-    )
+    key = int(current_app.config.get("DEFAULT_LOW_STOCK_THRESHOLD", 3))
     statement = _CATALOG_STAMPS.get(key)
     if statement is None:
-        statement = _CATALOG_STAMPS.setdefault(key, _catalog_stamp_statement(*key))
+        statement = _CATALOG_STAMPS.setdefault(key, _catalog_stamp_statement(key))
     return statement
 
 

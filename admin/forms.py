@@ -5,6 +5,7 @@ comptoir.services.admin_catalog."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from flask_babel import format_decimal
@@ -21,10 +22,20 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import TextInput
 
+from comptoir.money import parse_euros
 from comptoir.services.admin_catalog import VAT_RATES_BP
+from comptoir.shop_time import shop_zone
 from models import MovementReason, Role
 
 _REQUIRED = _l("This field is required.")
@@ -121,6 +132,67 @@ class ProductForm(FlaskForm):
             "is_active": bool(self.is_active.data),
             "is_featured": bool(self.is_featured.data),
         }
+
+
+class ShopDateTimeField(StringField):
+    """A date and time typed in the shop's time zone (`<input type="datetime-local">`:
+    `2026-11-27T09:00`); `data` is an aware UTC datetime, None when left empty."""
+
+    FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        return self.data.astimezone(shop_zone()).strftime("%Y-%m-%dT%H:%M")
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        text = (valuelist[0] if valuelist else "").strip()[:40]
+        if not text:
+            return
+        for pattern in self.FORMATS:
+            try:
+                moment = datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+            if not 2000 <= moment.year <= 2100:
+                break
+            self.data = moment.replace(tzinfo=shop_zone()).astimezone(UTC)
+            return
+        raise ValueError(_l("Enter a date and time, for example 2026-11-27 09:00."))
+
+
+class SaleForm(FlaskForm):
+    """The product page's « Sale » fieldset: a sale price (euros, comptoir.money.parse_euros)
+    and optional dates; `state` echoes the price columns the staff member saw
+    (services.pricing.SaleState.token) so a colleague's change is never overwritten."""
+
+    sale_price = StringField(
+        _l("Sale price (€, VAT included)"),
+        validators=[InputRequired(message=_REQUIRED), Length(max=40)],
+    )
+    starts_at = ShopDateTimeField(_l("Starts"))
+    ends_at = ShopDateTimeField(_l("Ends"))
+    state = HiddenField()
+
+    sale_price_cents: int | None = None
+
+    def validate_sale_price(self, field) -> None:
+        try:
+            cents = parse_euros(field.data)
+        except ValueError:
+            raise ValidationError(
+                _l("Enter a price in euros with at most two decimals, for example 22,40.")
+            ) from None
+        if cents <= 0:
+            raise ValidationError(_l("The sale price must be above zero."))
+        self.sale_price_cents = cents
+
+    def validate_ends_at(self, field) -> None:
+        if field.data and self.starts_at.data and field.data <= self.starts_at.data:
+            raise ValidationError(_l("The sale must end after it starts."))
 
 
 class CategoryForm(FlaskForm):

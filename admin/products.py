@@ -28,6 +28,7 @@ from admin.forms import (
     ImageUploadForm,
     ProductForm,
     RestockForm,
+    SaleForm,
     StockForm,
 )
 from admin.guard import admin_response_headers, require_staff
@@ -35,7 +36,14 @@ from comptoir.extensions import db
 from comptoir.htmx import is_htmx, render_page
 from comptoir.services import admin_catalog as catalog
 from comptoir.services import admin_gallery as gallery
-from comptoir.services import images, merchandising, product_images, reporting, reservations
+from comptoir.services import (
+    images,
+    merchandising,
+    pricing,
+    product_images,
+    reporting,
+    reservations,
+)
 from comptoir.services.admin_catalog import CatalogError
 from comptoir.services.stock_alerts import notify_threshold_crossings
 from comptoir.urls import safe_next
@@ -133,8 +141,27 @@ def new():
     return render_template("admin/products/form.html", form=form, product=None), status
 
 
+def _sale_context(product: Product, sale_form: SaleForm | None = None) -> dict:
+    """The « Sale » panel: its form (prefilled with the sale set), the price shown now with its
+    Omnibus reference, and the last changes of the price ledger."""
+    if sale_form is None:
+        sale_form = SaleForm(formdata=None)
+        if product.sale_price_cents is not None:
+            sale_form.sale_price.data = f"{product.sale_price_cents / 100:.2f}".replace(".", ",")
+            sale_form.starts_at.data = product.sale_starts_at
+            sale_form.ends_at.data = product.sale_ends_at
+    sale_form.state.data = pricing.SaleState.of(product).token()
+    return {
+        "sale_form": sale_form,
+        "sale_tag": pricing.price_tag(db.session, product),
+        "sale_reference": pricing.reference_price(db.session, product),
+        "price_history": pricing.history(db.session, product.id),
+    }
+
+
 def _edit_context(product: Product, form: ProductForm) -> dict:
     return {
+        **_sale_context(product),
         "form": form,
         "product": product,
         "sold": catalog.has_sales(db.session, product.id),
@@ -211,6 +238,78 @@ def delete(id: int):
     db.session.commit()
     flash(_("“%(name)s” was deleted.", name=name), "success")
     return redirect(url_for(".index"), 303)
+
+
+# --- Sale price --------------------------------------------------------------------------------
+
+
+def _sale_conflict() -> str:
+    return _(
+        "The price or the sale changed meanwhile (a colleague's edit?): check it and try again."
+    )
+
+
+def _sale_page(product: Product, sale_form: SaleForm, status: int):
+    form = ProductForm(obj=product)
+    form.set_categories(catalog.list_categories(db.session))
+    form.price.data = product.price_cents
+    form.category_id.data = product.category_id or 0
+    context = _edit_context(product, form) | _sale_context(product, sale_form)
+    return render_template("admin/products/form.html", **context), status
+
+
+@bp.post("/<int:id>/sale")
+def set_sale(id: int):
+    """Set or change the product's sale (compare-and-set against the state the form showed):
+    422 with the form's errors for bad input, 409 when the prices changed meanwhile."""
+    product = _product_or_404(id)
+    sale_form = SaleForm()
+    if not sale_form.validate():
+        return _sale_page(product, sale_form, 422)
+    seen = pricing.SaleState.of(product)
+    if sale_form.state.data != seen.token():
+        sale_form.form_errors.append(_sale_conflict())
+        return _sale_page(product, sale_form, 409)
+    try:
+        applied = pricing.start_sale(
+            db.session, product.id, expected=seen, sale_price=sale_form.sale_price_cents,
+            starts_at=sale_form.starts_at.data, ends_at=sale_form.ends_at.data,
+            actor_id=current_user.id,
+        )  # fmt: skip
+    except pricing.PricingError as error:
+        db.session.rollback()
+        target = getattr(sale_form, error.field or "", None)
+        if target is not None:
+            target.errors = [*target.errors, error.message]
+        else:
+            sale_form.form_errors.append(error.message)
+        return _sale_page(_product_or_404(id), sale_form, 422)
+    if not applied:
+        db.session.rollback()
+        sale_form.form_errors.append(_sale_conflict())
+        return _sale_page(_product_or_404(id), sale_form, 409)
+    db.session.commit()
+    flash(_("Sale saved."), "success")
+    return redirect(url_for(".edit", id=id) + "#sale", 303)
+
+
+@bp.post("/<int:id>/sale/end")
+def end_sale(id: int):
+    """End the sale now (or cancel a scheduled one); compare-and-set like `set_sale`."""
+    product = _product_or_404(id)
+    sale_form = SaleForm()  # CSRF and the `state` echo only
+    seen = pricing.SaleState.of(product)
+    if not sale_form.validate_on_submit() and sale_form.csrf_token.errors:
+        abort(400)
+    if sale_form.state.data != seen.token() or not pricing.end_sale(
+        db.session, product.id, expected=seen, actor_id=current_user.id
+    ):
+        db.session.rollback()
+        flash(_sale_conflict(), "error")
+        return redirect(url_for(".edit", id=id) + "#sale", 303)
+    db.session.commit()
+    flash(_("Sale ended: the regular price applies."), "success")
+    return redirect(url_for(".edit", id=id) + "#sale", 303)
 
 
 # --- Stock -------------------------------------------------------------------------------------

@@ -256,6 +256,10 @@ class Config:
     CONTACT_EMAIL = os.environ.get("CONTACT_EMAIL") or None
     CONTACT_RATE_LIMIT = os.environ.get("CONTACT_RATE_LIMIT") or "5 per hour"
     CONTACT_ATTEMPT_RATE_LIMIT = os.environ.get("CONTACT_ATTEMPT_RATE_LIMIT") or "30 per hour"
+    # Back-in-stock alerts (storefront/restock.py): requests per client network, and how many
+    # days a guest's confirmation link stays valid.
+    RESTOCK_RATE_LIMIT = os.environ.get("RESTOCK_RATE_LIMIT") or "10 per hour"
+    RESTOCK_CONFIRM_DAYS = _int("RESTOCK_CONFIRM_DAYS", 7)
 
     # Background jobs (comptoir/jobs.py). A failing job is retried after BASE, 2×BASE, 4×BASE…
     # seconds (each wait at most JOB_RETRY_MAX_WAIT), JOB_MAX_ATTEMPTS runs in all: with the

@@ -202,6 +202,10 @@ def _register_blueprints(app: Flask) -> None:
     from storefront import search  # /search/suggest, the header's suggestions (issue #11)
 
     modules += (search,)
+    from admin import waiting_list  # back-in-stock waiting lists (issue #12)
+    from storefront import restock  # back-in-stock alerts (issue #12)
+
+    modules += (restock, waiting_list)
     for module in modules:
         bp = module.bp
         app.register_blueprint(bp)

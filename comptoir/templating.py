@@ -11,7 +11,7 @@ from comptoir import page_cache
 from comptoir.extensions import db
 from comptoir.i18n import languages
 from comptoir.money import money
-from comptoir.services import catalog
+from comptoir.services import catalog, pricing
 from comptoir.typography import typo
 from comptoir.urls import external_url
 
@@ -22,6 +22,17 @@ def nav_categories() -> tuple[catalog.NavCategory, ...]:
     if "nav_categories" not in g:
         g.nav_categories = catalog.nav_categories(db.session)
     return g.nav_categories
+
+
+def price_tag(product) -> pricing.PriceTag:
+    """The price a page shows for `product` now (sale and Omnibus reference: services.pricing),
+    computed once per product and request."""
+    if not has_request_context():
+        return pricing.price_tag(db.session, product)
+    tags = g.setdefault("price_tags", {})
+    if product.id not in tags:
+        tags[product.id] = pricing.price_tag(db.session, product)
+    return tags[product.id]
 
 
 def vat_rate(bp: int) -> str:
@@ -39,6 +50,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["rendering_for_cache"] = page_cache.rendering_for_cache
     app.jinja_env.globals["external_url"] = external_url
     app.jinja_env.globals["nav_categories"] = nav_categories
+    app.jinja_env.globals["price_tag"] = price_tag
     app.jinja_env.add_extension("jinja2.ext.do")
 
     @app.context_processor

@@ -9,6 +9,7 @@ from models.cart import Cart, CartItem
 from models.catalog import Availability, Category, ImageStatus, Product, ProductImage
 from models.content import ShopPage, ShopSetting
 from models.jobs import DeliveryStatus, EmailDelivery, JobError
+from models.notifications import StockNotification, StockNotificationStatus
 from models.orders import (
     Order,
     OrderEvent,
@@ -19,6 +20,7 @@ from models.orders import (
     RefundStatus,
 )
 from models.payments import LocalCheckoutSession, StripeEvent
+from models.pricing import PriceChange, PriceChangeKind
 from models.stock import MovementReason, ReservationStatus, StockMovement, StockReservation
 from models.users import Address, Role, User, UserSession
 
@@ -40,6 +42,8 @@ __all__ = [
     "OrderItem",
     "OrderStatus",
     "OrderVatLine",
+    "PriceChange",
+    "PriceChangeKind",
     "Product",
     "ProductImage",
     "Refund",
@@ -49,6 +53,8 @@ __all__ = [
     "ShopSetting",
     "Role",
     "StockMovement",
+    "StockNotification",
+    "StockNotificationStatus",
     "StockReservation",
     "StripeEvent",
     "User",

@@ -79,6 +79,15 @@ class Product(TimestampMixin, db.Model):
         CheckConstraint("stock_quantity >= 0", name="stock_not_negative"),
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
         CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat_rate_range"),
+        # A sale price is a real reduction, and a sale ends after it starts (services.pricing).
+        CheckConstraint(
+            "sale_price_cents IS NULL OR (sale_price_cents > 0 AND sale_price_cents < price_cents)",
+            name="sale_price_below_price",
+        ),
+        CheckConstraint(
+            "sale_ends_at IS NULL OR sale_starts_at IS NULL OR sale_ends_at > sale_starts_at",
+            name="sale_ends_after_start",
+        ),
         Index("ix_products_active_category", "is_active", "category_id"),
     )
 
@@ -99,6 +108,11 @@ class Product(TimestampMixin, db.Model):
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A sale (services.pricing writes these and the price ledger): the sale price applies from
+    # `sale_starts_at` (None: since it was set) until `sale_ends_at` (None: until staff end it).
+    sale_price_cents: Mapped[int | None] = mapped_column(Integer)
+    sale_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    sale_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped on every stock change so badges can answer conditional GETs cheaply.
     stock_updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -129,6 +143,22 @@ class Product(TimestampMixin, db.Model):
         if qty <= self.effective_low_stock_threshold:
             return Availability("low_stock", str(_l("Only %(count)d left", count=qty)), True, qty)
         return Availability("in_stock", str(_l("In stock")), True, qty)
+
+    def sale_active_at(self, at: datetime | None = None) -> bool:
+        """True when the sale price is the price in force at `at` (default: now)."""
+        if self.sale_price_cents is None:
+            return False
+        at = at or utcnow()
+        if self.sale_starts_at is not None and at < self.sale_starts_at:
+            return False
+        return self.sale_ends_at is None or at < self.sale_ends_at
+
+    def price_at(self, at: datetime | None = None) -> int:
+        """The price charged at `at` (default: now): the sale price during a sale, else the
+        regular price. Cart, checkout and pages all ask this (services.pricing.current_price)."""
+        if self.sale_active_at(at):
+            return int(self.sale_price_cents)  # type: ignore[arg-type]
+        return self.price_cents
 
     @property
     def ready_images(self) -> list[ProductImage]:

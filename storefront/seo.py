@@ -42,7 +42,7 @@ def product_structured_data(product) -> list[dict]:
         "offers": {
             "@type": "Offer",
             "url": url,
-            "price": f"{product.price_cents // 100}.{product.price_cents % 100:02d}",
+            "price": f"{product.price_at() // 100}.{product.price_at() % 100:02d}",
             "priceCurrency": current_app.config.get("SHOP_CURRENCY", "EUR"),
             "availability": availability.schema_org,
             "itemCondition": "https://schema.org/NewCondition",

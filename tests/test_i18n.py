@@ -151,7 +151,8 @@ def test_translations_keep_the_placeholders_and_markup_of_their_msgid(catalog):
 def test_french_typography_uses_non_breaking_spaces(catalog):
     """French punctuation: U+00A0 before « : » and inside « », U+202F before « ; ! ? », so the
     sign never wraps alone onto the next line."""
-    rule = re.compile(r"(?<!\u00a0)[:»]|«(?!\u00a0)|(?<!\u202f)[;!?]")
+    # A time's colon (09:00) is no punctuation.
+    rule = re.compile(r"(?<![\u00a0\d]):|(?<=\d):(?!\d)|(?<!\u00a0)»|«(?!\u00a0)|(?<!\u202f)[;!?]")
     problems = [
         form for message in catalog if message.id for form in _forms(message) if rule.search(form)
     ]

@@ -265,7 +265,7 @@ def current_revision(app) -> str:
 def test_migration_upgrades_and_downgrades(app):
     is_postgresql = app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
     expected = {"ix_products_name_trgm", "ix_categories_name_trgm", "comptoir_unaccent"}
-    assert current_revision(app) == "0016_search_trigram"
+    head = current_revision(app)  # 0016_search_trigram or a later migration
     assert trigram_objects(app) == (expected if is_postgresql else set())
     try:
         with app.app_context():
@@ -276,7 +276,7 @@ def test_migration_upgrades_and_downgrades(app):
         with app.app_context():
             upgrade()
             db.engine.dispose()
-    assert current_revision(app) == "0016_search_trigram"
+    assert current_revision(app) == head
     assert trigram_objects(app) == (expected if is_postgresql else set())
 
 

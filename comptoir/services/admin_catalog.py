@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from comptoir.input_guard import parse_id
-from comptoir.services import audit, stock
+from comptoir.services import audit, pricing, stock
 from comptoir.services.catalog import create_category, create_product, slugify, unique_slug
 from comptoir.services.pagination import Page, paginate
 from comptoir.services.stock import StockChange
@@ -233,8 +233,23 @@ def update_admin_product(
     changed_before, changed_after = audit.diff(before, {**before, **values})
     if not changed_after:
         return {}
+    if "price_cents" in changed_after:
+        # Through the price ledger (services.pricing): the Omnibus reference is computed from it.
+        try:
+            applied = pricing.set_price(
+                session, product.id, expected=pricing.SaleState.of(product),
+                new_price=changed_after["price_cents"], actor_id=actor_id, record_audit=False,
+            )  # fmt: skip
+        except pricing.PricingError as error:
+            raise CatalogError(error.message, "price_cents") from None
+        if not applied:
+            raise CatalogError(
+                _("The price changed meanwhile (a colleague's edit?): check it and try again."),
+                "price_cents",
+            )
     for name, value in changed_after.items():
-        setattr(product, name, value)
+        if name != "price_cents":
+            setattr(product, name, value)
     _flush_or_clash(session)
     audit.record(
         session, actor_id, "product.update", object_type="product", object_id=product.id,

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import Select, case, func, or_, select, true
+from sqlalchemy import Select, bindparam, case, func, or_, select, true
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from comptoir.catalog_changes import recent_read
 from comptoir.input_guard import parse_id
 from comptoir.services.pagination import Page
+from comptoir.services.pricing import price_expression
 from comptoir.services.search import apply_search, search_terms
-from models import Category, ImageStatus, Product, ProductImage, ShopPage, ShopSetting
+from models import Category, ImageStatus, Product, ProductImage, ShopPage, ShopSetting, utcnow
+from models.base import UTCDateTime
 
 SORTS = ("relevance", "price_asc", "price_desc", "newest", "name")
 MAX_BADGE_IDS = 100
@@ -80,17 +82,18 @@ def find_products(
         stmt, relevance = apply_search(session, stmt, terms)
     if filters.category is not None:
         stmt = stmt.where(Product.category_id == filters.category.id)
+    price = price_expression(utcnow())  # the price in force: the sale price during a sale
     if filters.min_price_cents is not None:
-        stmt = stmt.where(Product.price_cents >= filters.min_price_cents)
+        stmt = stmt.where(price >= filters.min_price_cents)
     if filters.max_price_cents is not None:
-        stmt = stmt.where(Product.price_cents <= filters.max_price_cents)
+        stmt = stmt.where(price <= filters.max_price_cents)
     if filters.in_stock:
         stmt = stmt.where(Product.stock_quantity > 0)
 
     keys = {  # (sort key, descending)
         "relevance": [(relevance, True), *_NEWEST] if relevance is not None else _NEWEST,
-        "price_asc": [(Product.price_cents, False), (Product.id, False)],
-        "price_desc": [(Product.price_cents, True), (Product.id, True)],
+        "price_asc": [(price, False), (Product.id, False)],
+        "price_desc": [(price, True), (Product.id, True)],
         "newest": _NEWEST,
         "name": [(func.lower(Product.name), False), (Product.id, False)],
     }[filters.effective_sort]
@@ -211,6 +214,9 @@ def sitemap_products(session: Session) -> list[tuple[str, datetime]]:
     return [(slug, updated_at) for slug, updated_at in session.execute(stmt)]
 
 
+_STAMP_NOW = bindparam("stamp_now", type_=UTCDateTime())
+
+
 def _catalog_stamp_statement(default_threshold: int) -> Select:
     # What the pages show of a product's stock: out of stock, and "only N left" (with the
     # add-to-cart maximum, templates/cart/_add_to_cart.html) up to its threshold — no more. A
@@ -229,6 +235,9 @@ def _catalog_stamp_statement(default_threshold: int) -> Select:
         # Each product's shown level, weighted by its id: two sales committed out of the order
         # of their timestamps, or on two products, still move the sum.
         func.coalesce(func.sum(Product.id * shown), 0),
+        # The prices in force now (services.pricing): a sale starting or ending at its scheduled
+        # time changes the stamp at its next reading (CATALOG_STAMP_SECONDS), with no write.
+        func.coalesce(func.sum(Product.id * price_expression(_STAMP_NOW)), 0),
     ).subquery()
     categories = select(func.count(Category.id), func.max(Category.updated_at)).subquery()
     images = select(
@@ -269,7 +278,9 @@ def catalog_stamp(session: Session) -> tuple:
     """A value that changes whenever anything a product card or list shows changes, in one query.
 
     Products: count, last edit (name, price, flags, threshold…) and the stock as the pages show
-    it (out, "only N left", the add-to-cart maximum: a sale that changes none moves nothing);
+    it (out, "only N left", the add-to-cart maximum: a sale that changes none moves nothing),
+    and the prices in force at the moment of reading (a sale price starts or ends on its own
+    schedule: services.pricing);
     categories: count and last update; images: count, newest id, order, how many are ready
     and the length of their alt texts; the shop's pages: count and last edit (the footer);
     the shop settings: count and last change (the home page's hero).
@@ -287,4 +298,5 @@ def catalog_stamp(session: Session) -> tuple:
 
 
 def _read_stamp(session: Session) -> tuple:
-    return tuple(str(value) for value in session.execute(_stamp_statement()).one())
+    row = session.execute(_stamp_statement(), {"stamp_now": utcnow()}).one()
+    return tuple(str(value) for value in row)

@@ -229,13 +229,15 @@ def _problem(product: Product, quantity: int) -> str | None:
 
 
 def line_for(product: Product, quantity: int) -> CartLine:
-    """Price one line from the product row (never from the request)."""
+    """Price one line from the product row (never from the request), at the price in force now
+    (the sale price during a sale: services.pricing)."""
+    unit_price = product.price_at()
     return CartLine(
         product=product,
         quantity=quantity,
-        unit_price_cents=product.price_cents,
+        unit_price_cents=unit_price,
         vat_rate_bp=product.vat_rate_bp,
-        line_total_cents=product.price_cents * quantity,
+        line_total_cents=unit_price * quantity,
         availability=product.availability,
         problem=_problem(product, quantity),
         max_quantity=_limit(product),

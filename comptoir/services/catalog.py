@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from comptoir.fragment_cache import fragment_cache
+from comptoir.services import pricing
 from comptoir.services.browse import catalog_stamp
 from models import Category, MovementReason, Product, StockMovement
 
@@ -74,7 +75,8 @@ def create_product(
     user_id: int | None = None,
     **fields,
 ) -> Product:
-    """Add a product and record its opening stock as a movement, so the ledger explains every unit."""
+    """Add a product and record its opening stock as a movement, so the ledger explains every unit
+    (and its opening price in the price ledger, services.pricing)."""
     if price_cents < 0 or stock_quantity < 0:
         raise ValueError("price and stock must not be negative")
     product = Product(
@@ -86,6 +88,7 @@ def create_product(
     )
     session.add(product)
     session.flush()
+    pricing.record_initial(session, product, actor_id=user_id)
     if stock_quantity:
         session.add(
             StockMovement(

@@ -115,18 +115,21 @@ def price_lines(
 ) -> None:
     """Freeze `lines` on `order` at today's prices and VAT rates: its items, shipping (the shop's
     rate for this total unless given), totals and VAT breakdown per rate (`vat.breakdown`, the
-    same arithmetic every order and invoice uses)."""
+    same arithmetic every order and invoice uses). The unit price is the one in force now (a
+    sale's price during the sale, services.pricing): the order freezes it."""
+    now = utcnow()
     for line in lines:
         product = line.product
+        unit_price = product.price_at(now)
         order.items.append(
             OrderItem(
                 product_id=product.id,
                 product_name=product.name,
                 product_slug=product.slug,
-                unit_price_cents=product.price_cents,
+                unit_price_cents=unit_price,
                 vat_rate_bp=product.vat_rate_bp,
                 quantity=line.quantity,
-                line_total_cents=product.price_cents * line.quantity,
+                line_total_cents=unit_price * line.quantity,
             )
         )
     items_total = sum(item.line_total_cents for item in order.items)

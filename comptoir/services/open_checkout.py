@@ -98,7 +98,7 @@ def fingerprint(lines: Sequence[checkout.OrderLine], *, user_id: int | None, ema
     """
     content = {
         "lines": sorted(
-            (line.product.id, line.quantity, line.product.price_cents, line.product.vat_rate_bp)
+            (line.product.id, line.quantity, line.product.price_at(), line.product.vat_rate_bp)
             for line in lines
         ),
         "user": user_id,

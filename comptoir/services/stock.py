@@ -106,7 +106,21 @@ def _apply_delta(
         )
     )
     _expire_cached_product(session, product_id)
+    _announce_if_back(session, product_id, after - delta, after)
     return StockChange(product_id, after - delta, after)
+
+
+def _announce_if_back(session: Session, product_id: int, before: int, after: int) -> None:
+    """Back-in-stock alerts, decided here because every path that puts units back on sale
+    (staff edit or restock, refund restock, a cancelled or expired checkout's release) comes
+    through this module: from 0 to more, the waiting requests get their email in this same
+    transaction (services.restock). Runs while the product row is locked: a concurrent change
+    waits, so the crossing is seen by exactly one transaction."""
+    if before <= 0 < after:
+        # Imported late: services.restock → services.mail → services.orders → this module.
+        from comptoir.services import restock
+
+        restock.notify_restocked(session, product_id)
 
 
 def _expire_cached_product(session: Session, product_id: int) -> None:
@@ -299,6 +313,7 @@ def adjust_to(
             )
         )
     session.flush()
+    _announce_if_back(session, product_id, expected, new_quantity)
     return True, new_quantity
 
 

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from comptoir.services import spelling
 from comptoir.services.browse import visible
+from comptoir.services.pricing import price_expression
 from comptoir.services.search import MAX_QUERY_CHARS, apply_search, search_terms
-from models import Product
+from models import Product, utcnow
 
 MAX_SUGGESTIONS = 8
 MAX_CATEGORY_SUGGESTIONS = 3
@@ -75,7 +76,7 @@ def _matching(
         if _name_matches(category.name, folded_terms)
     ][: min(MAX_CATEGORY_SUGGESTIONS, limit)]
     stmt, relevance = apply_search(
-        session, visible(select(Product.slug, Product.name, Product.price_cents)), terms
+        session, visible(select(Product.slug, Product.name, price_expression(utcnow()))), terms
     )
     rows = session.execute(
         stmt.order_by(relevance.desc(), Product.id.desc()).limit(limit - len(found))

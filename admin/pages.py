@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from admin.guard import admin_response_headers, require_staff
@@ -74,6 +74,8 @@ class PageForm(FlaskForm):
     )
     in_footer = BooleanField(_l("Listed in the footer"), default=True)
     is_published = BooleanField(_l("Published (visible in the shop)"), default=True)
+    # The page as the form was filled (services.pages.page_version): a stale save is refused.
+    version = HiddenField()
 
     def values(self) -> PageValues:
         return PageValues(
@@ -157,12 +159,25 @@ def edit(page_id: int):
     # Locked while deciding: the same edit sent twice at once is applied (and audited) once.
     page = _page_or_404(page_id, lock=request.method == "POST")
     form = PageForm(obj=page if request.method == "GET" else None)
+    if request.method == "GET":
+        form.version.data = service.page_version(page)
     if _previewing():
         return _form_page(form, page, 200)
     if form.validate_on_submit():
         values = form.values()
         if not form.slug.data:  # emptied: keep the address it has
             values = replace(values, slug=page.slug)
+        if service.is_stale_edit(page, values, form.version.data):
+            # Kept as typed, against the current version: saving again overwrites on purpose.
+            form.version.data = service.page_version(page)
+            form.form_errors.append(
+                _(
+                    "Someone saved this page while you were editing it: your changes were not "
+                    "saved. Open the page in another tab to see theirs, then save again to "
+                    "replace them with yours."
+                )
+            )
+            return _form_page(form, page, 409)
         try:
             changed = service.update_page(db.session, page, values, actor_id=current_user.id)
         except PageError as error:

@@ -21,6 +21,7 @@ from tests.builders import (
     add_to_cart,
     add_user,
     count_queries,
+    csrf_from,
     csrf_token,
     logged_in_client,
     outbox,
@@ -286,6 +287,29 @@ def test_the_same_edit_submitted_twice_is_audited_once(app, staff, legal):
     response = _edit(staff, legal["notice"], **fields)
     assert "Nothing to save" in _html(staff.get(response.headers["Location"]))
     assert len(_audit(app, "page.update")) == 1
+
+
+def test_a_save_over_a_colleagues_newer_edit_is_refused_then_kept_on_purpose(app, staff, legal):
+    page_id = legal["notice"]
+    url = f"/admin/pages/{page_id}/edit"
+    opened = _html(staff.get(url))  # staff B opens the form…
+    version = re.search(r'name="version" value="([0-9a-f]+)"', opened).group(1)
+    _edit(staff, page_id, title="Mentions légales", slug="mentions-legales", body="Texte de A")
+
+    mine = {**_form(title="Mentions légales", slug="mentions-legales", body="Texte de B")}
+    stale = staff.post(url, data={**mine, "version": version, "csrf_token": csrf_from(opened)})
+    assert stale.status_code == 409
+    html = _html(stale)
+    assert "Someone saved this page while you were editing it" in html
+    assert "Texte de B" in html  # what B typed is still in the form
+    with app.app_context():
+        assert db.session.get(ShopPage, page_id).body == "Texte de A"
+
+    newer = re.search(r'name="version" value="([0-9a-f]+)"', html).group(1)
+    kept = staff.post(url, data={**mine, "version": newer, "csrf_token": csrf_from(html)})
+    assert kept.status_code == 303
+    with app.app_context():
+        assert db.session.get(ShopPage, page_id).body == "Texte de B"
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,8 @@ Functions flush, the caller commits once.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -189,6 +191,21 @@ def sitemap_pages(session: Session) -> list[tuple[str, datetime]]:
 
 def _snapshot(page: ShopPage) -> dict:
     return {name: getattr(page, name) for name in PAGE_FIELDS}
+
+
+def page_version(page: ShopPage) -> str:
+    """A digest of what the edit form shows of `page`: the form carries the one it was filled
+    from, so a save made on a page a colleague changed meanwhile can be told apart."""
+    text = json.dumps(_snapshot(page), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def is_stale_edit(page: ShopPage, values: PageValues, form_version: str | None) -> bool:
+    """True when the form was filled from an older version of `page` and would overwrite it with
+    something else (the same edit sent twice is not stale: it changes nothing)."""
+    if not form_version or form_version == page_version(page):
+        return False
+    return asdict(values) != _snapshot(page)
 
 
 def _check(values: PageValues) -> None:

@@ -8,7 +8,7 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from comptoir.demo.photos import DRAWERS, hex_rgb, render_photo
-from comptoir.demo.seed import plan_products, seed_bulk_products
+from comptoir.demo.seed import plan_products, seed_bulk_products, seed_demo
 from comptoir.extensions import db
 from comptoir.services.catalog import slugify
 from comptoir.services.media import get_storage
@@ -138,3 +138,16 @@ def test_seed_prints_a_working_demo_admin_login_only_when_asked(app, runner):
     assert response.status_code in (302, 303)
     assert response.headers["Location"].endswith("/admin/")
     assert client.get("/admin/").status_code == 200
+
+
+def test_the_demo_shop_shows_two_reduced_prices_against_their_reference(app, client):
+    with app.app_context():
+        seed_demo(6, echo=lambda _: None)
+        on_sale = db.session.scalars(
+            select(Product).where(Product.sale_price_cents.is_not(None)).order_by(Product.id)
+        ).all()
+        assert len(on_sale) == 2
+        slug, price, sale = on_sale[0].slug, on_sale[0].price_cents, on_sale[0].sale_price_cents
+    assert sale < price and sale % 10 == 0
+    page = client.get(f"/products/{slug}", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "Reference price" in page and "−20" in page.replace("&minus;", "−")

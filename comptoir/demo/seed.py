@@ -36,6 +36,7 @@ from comptoir.demo.pages import seed_pages
 from comptoir.demo.photos import hex_rgb, render_photo, shade
 from comptoir.demo.staff import demo_login
 from comptoir.extensions import db
+from comptoir.services import pricing
 from comptoir.services.catalog import create_category, create_product, slugify
 from comptoir.services.images import process_image
 from comptoir.services.product_images import store_processed_image
@@ -109,6 +110,7 @@ def seed_demo(
         _create_demo_products(
             session, categories, plan_products(product_count), summary, progress or _no_progress
         )
+        _start_demo_sales(session)
 
     login = demo_login(session) if with_staff else None
     # The legal and trust pages, only into an empty `pages` table (comptoir/demo/pages.py).
@@ -126,6 +128,30 @@ def seed_demo(
     if login:
         echo(f"Demo staff login (admin): {login[0]} / {login[1]}  →  /admin/")
     return summary
+
+
+DEMO_SALES = 2  # products put on sale, −20 % for two weeks, so the demo shows a reduced price
+
+
+def _start_demo_sales(session: Session) -> None:
+    """Put the first DEMO_SALES products (by id) on sale through the shop's own pricing rules:
+    the shop then shows the reduced price beside the reference price the law asks for (the
+    lowest price of the 30 days before: services.pricing)."""
+    session.flush()
+    products = session.scalars(select(Product).order_by(Product.id).limit(DEMO_SALES)).all()
+    now = utcnow()
+    for product in products:
+        sale_price = product.price_cents * 8 // 10 // 10 * 10  # −20 %, a round ten cents
+        pricing.start_sale(
+            session,
+            product.id,
+            expected=pricing.SaleState.of(product),
+            sale_price=sale_price,
+            starts_at=None,
+            ends_at=now + timedelta(days=14),
+            actor_id=None,
+            at=now,
+        )
 
 
 def ensure_categories(session: Session, summary: SeedSummary | None = None) -> dict[str, Category]:

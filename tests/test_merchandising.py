@@ -490,7 +490,7 @@ def test_the_catalogue_stamp_covers_the_shop_settings(app, staff):
 
 @pytest.mark.postgresql_only
 def test_other_worker_processes_hear_of_a_hero_change(app, staff):
-    """`shop_settings` has no NOTIFY trigger: the service sends the catalogue channel's own."""
+    """`shop_settings` announces its changes on the catalogue channel (migration 0019)."""
     import time
 
     from comptoir import catalog_changes

@@ -610,3 +610,25 @@ def test_the_demo_texts_follow_the_shipping_settings(app):
             select(ShopPage.body).where(ShopPage.slug == "conditions-generales-de-vente")
         )
     assert "4,90\u00a0€" in cgv and "offerts dès" not in cgv
+
+
+@pytest.mark.postgresql_only
+def test_other_worker_processes_hear_of_a_page_edit(app, staff, legal):
+    """Every cached page's footer lists the pages: their table NOTIFYs (migration 0019)."""
+    import time
+
+    from comptoir import catalog_changes
+
+    with app.app_context():
+        url = db.engine.url.set(drivername="postgresql")
+    listener = catalog_changes.ChangeListener(url.render_as_string(hide_password=False))
+    try:
+        assert listener.heard() is True  # just connected
+        assert listener.heard() is False
+        _edit(staff, legal["notice"], title="Mentions légales", slug="mentions-legales", body="v2")
+        deadline = time.monotonic() + 2
+        while not listener.heard():
+            assert time.monotonic() < deadline, "no NOTIFY for the page edit"
+            time.sleep(0.005)
+    finally:
+        listener.close()

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from comptoir.extensions import db
 from comptoir.services import cart as carts
-from comptoir.services.checkout import place_order
+from comptoir.services.checkout import new_order, reserve_units
 from models import LocalCheckoutSession, Order, OrderStatus, utcnow
 from tests.builders import (
     add_product,
@@ -125,7 +125,7 @@ def test_reconcile_releases_units_of_a_checkout_that_never_reached_stripe(
     add_to_cart(client, pid, 2)
     with app.app_context():  # what a crash between the reservation and Stripe leaves behind
         cart = db.session.scalars(select(carts.Cart)).one()
-        place_order(
+        order = new_order(
             db.session,
             carts.summarize(cart).lines,
             cart_id=cart.id,
@@ -133,6 +133,7 @@ def test_reconcile_releases_units_of_a_checkout_that_never_reached_stripe(
             email="",
             locale="fr",
         )
+        reserve_units(db.session, order)
         db.session.commit()
     assert stock_of(app, pid) == 3
     _age_reservations(app)

@@ -2,7 +2,7 @@
 
 The checkout view runs these steps with a commit between the two halves, on purpose:
 
-1. `place_order` — snapshot the cart into an order `pending_payment` (names, prices, VAT rates,
+1. `new_order` then `reserve_units` — snapshot the cart into an order `pending_payment` (names, prices, VAT rates,
    VAT breakdown per rate, shipping) and reserve its units through `services.stock` (atomic
    conditional UPDATEs: two shoppers can never both get the last unit). Commit: the units are
    now held and the product rows are no longer locked, so other checkouts are never queued
@@ -69,7 +69,7 @@ class PaymentUnavailable(Exception):
 
 
 class OrderLine(Protocol):
-    """What `place_order` needs from a cart line (services.cart.CartLine fits)."""
+    """What `new_order` needs from a cart line (services.cart.CartLine fits)."""
 
     product: Product
     quantity: int
@@ -151,37 +151,6 @@ def price_lines(
             )
         )
     order.vat_total_cents = sum(line.vat_cents for line in order.vat_lines)
-
-
-def place_order(
-    session: Session,
-    lines: Sequence[OrderLine],
-    *,
-    cart_id: int | None,
-    user_id: int | None,
-    email: str,
-    locale: str,
-    cart_fingerprint: str | None = None,
-    client_key: str | None = None,
-) -> Order:
-    """Create an order `pending_payment` from cart lines and reserve its units; flushes.
-
-    `new_order` then `reserve_units`; a caller with work to do between the two (the checkout
-    builds its payment request there) calls them itself. Raises CheckoutError (the caller rolls
-    back: earlier lines may already be reserved in this transaction).
-    """
-    order = new_order(
-        session,
-        lines,
-        cart_id=cart_id,
-        user_id=user_id,
-        email=email,
-        locale=locale,
-        cart_fingerprint=cart_fingerprint,
-        client_key=client_key,
-    )
-    reserve_units(session, order)
-    return order
 
 
 def new_order(

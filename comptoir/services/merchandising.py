@@ -16,7 +16,7 @@ Reads are a fixed number of queries whatever the number of categories (no N+1): 
 one query for the categories and their chosen photos, one window query for the fallbacks.
 Changes are audited and flushed; the view commits. The catalogue stamp (browse.catalog_stamp)
 covers `shop_settings` and `categories`, so cached pages change at once; other processes hear
-of a hero change through the catalogue NOTIFY channel (the table has no trigger of its own).
+of a hero change through the table's NOTIFY trigger (migration 0019).
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import case, exists, func, select, text
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from comptoir.catalog_changes import CHANNEL
 from comptoir.input_guard import parse_id
 from comptoir.services import audit
 from comptoir.services.admin_catalog import CatalogError
@@ -156,15 +155,7 @@ def set_hero_product(session: Session, raw_id: object, *, actor_id: int | None) 
         session, actor_id, "setting.update", object_type="setting", object_id=HERO_KEY,
         before={HERO_KEY: before}, after={HERO_KEY: after},
     )  # fmt: skip
-    announce_change(session)
     return product
-
-
-def announce_change(session: Session) -> None:
-    """Tell the other processes' catalogue listeners, at commit, that the pages changed
-    (comptoir.catalog_changes). `shop_settings` has no NOTIFY trigger; SQLite needs none."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
 
 # --- Category tiles ------------------------------------------------------------------------------

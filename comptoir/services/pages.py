@@ -11,8 +11,8 @@ Rules this module guarantees:
   notice). The body's top headings are `<h2>`: the page title is the page's only `<h1>`.
 - **Caching.** The `pages` table is part of the catalogue stamp (services.browse.catalog_stamp),
   so a page edit gives every cached page a new ETag (the footer lists the pages on all of them)
-  and takes a CDN purge (services.cdn_purge). On PostgreSQL a change also NOTIFYs the other
-  worker processes at commit, as the catalogue's triggers do (comptoir.catalog_changes).
+  and takes a CDN purge (services.cdn_purge). On PostgreSQL its trigger (migration 0019)
+  NOTIFYs the other worker processes at commit, as the catalogue's do (catalog_changes).
 - **The contract slugs** (`REQUIRED_SLUGS`) are linked from the code (footer, cart, contact page)
   and a French shop must publish them: they cannot be deleted nor renamed, only edited.
 - **Double submits.** Creating a page twice with the same form finds the first one (the slug is
@@ -34,11 +34,10 @@ from typing import NamedTuple
 from flask_babel import gettext as _
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from comptoir.catalog_changes import CHANNEL
 from comptoir.fragment_cache import fragment_cache
 from comptoir.services import audit
 from comptoir.services.browse import catalog_stamp
@@ -196,8 +195,8 @@ def _snapshot(page: ShopPage) -> dict:
 def page_version(page: ShopPage) -> str:
     """A digest of what the edit form shows of `page`: the form carries the one it was filled
     from, so a save made on a page a colleague changed meanwhile can be told apart."""
-    text = json.dumps(_snapshot(page), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    shown = json.dumps(_snapshot(page), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(shown.encode()).hexdigest()[:20]
 
 
 def is_stale_edit(page: ShopPage, values: PageValues, form_version: str | None) -> bool:
@@ -227,13 +226,6 @@ def _slug_taken() -> PageError:
     )
 
 
-def _announce(session: Session) -> None:
-    """Tell the other worker processes at commit that what pages show changed (PostgreSQL's
-    NOTIFY is transactional: nothing is heard if this transaction rolls back)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
-
-
 def create_page(
     session: Session, values: PageValues, *, actor_id: int | None
 ) -> tuple[ShopPage, bool]:
@@ -260,7 +252,6 @@ def create_page(
         session, actor_id, "page.create", object_type="page", object_id=page.id,
         after=_snapshot(page),
     )  # fmt: skip
-    _announce(session)
     return page, True
 
 
@@ -293,7 +284,6 @@ def update_page(
         session, actor_id, "page.update", object_type="page", object_id=page.id,
         before=changed_before, after=changed_after,
     )  # fmt: skip
-    _announce(session)
     return changed_after
 
 
@@ -315,4 +305,3 @@ def delete_page(session: Session, page: ShopPage, *, actor_id: int | None) -> No
     audit.record(
         session, actor_id, "page.delete", object_type="page", object_id=page_id, before=before
     )
-    _announce(session)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from comptoir.demo.pages import seed_pages
 from comptoir.extensions import db
 from comptoir.services.admin_gallery import upload_images
 from models import Product, Role
@@ -38,7 +39,7 @@ PRODUCTS = [  # name, slug, price, stock, category
 @pytest.fixture
 def shop(app, live_server):
     """Seven products in three categories; the long-named candle has three real photos (the
-    product page's worst case: a gallery with thumbnails above the price)."""
+    product page's worst case: a gallery with thumbnails above the price); the shop's pages."""
     ids = add_catalogue(
         app,
         [
@@ -65,6 +66,9 @@ def shop(app, live_server):
     run_jobs(app)
     with app.app_context():
         assert len(db.session.get(Product, ids[LONG_NAME]).ready_images) == 3
+        # The legal and contact pages (the footer links them; /admin/pages lists them).
+        assert seed_pages(db.session, app.config)
+        db.session.commit()
     live_server.ids = ids
     return live_server
 
